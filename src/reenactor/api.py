@@ -1,0 +1,451 @@
+"""The one orchestration of the pipeline: :class:`Reenactor`.
+
+::
+
+    from reenactor import Reenactor
+    r = Reenactor()
+    portrait = r.prepare(read_image("portrait.jpg"))       # once per portrait
+    stats = r.animate_video(portrait, "driver.mp4", "out.mp4")
+    # or frame by frame (live): the first frame with a face is the reference
+    session = r.session(portrait, fps=25)
+    out = session.step(frame)                              # HxWx3 uint8 RGB
+
+Stages, in order: landmarks (mediapipe Face Mesh) -> tracking and smoothing ->
+retargeting onto the portrait's own face -> dense warp of the face crop ->
+inner mouth and irises -> paste back into the full-resolution portrait.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from reenactor.config import ReenactorConfig
+from reenactor.errors import InputError, NoFaceError
+from reenactor.face.landmarks import LandmarkDetector
+from reenactor.face.smooth import OneEuroFilter, smooth_track
+from reenactor.face.topology import inter_ocular
+from reenactor.motion.retarget import PortraitRig, Retargeter, choose_reference
+from reenactor.motion.templates import ExpressionBasis, MotionParams
+from reenactor.render.crop import CropTransform
+from reenactor.render.eyes import EyeRenderer
+from reenactor.render.mouth import MouthPatch, MouthRenderer, extract_mouth_patch
+from reenactor.render.warp import MeshWarper, remap
+
+
+class StageTimer:
+    """Accumulates wall-clock milliseconds per named stage."""
+
+    def __init__(self) -> None:
+        self.total: dict[str, float] = defaultdict(float)
+        self.count: dict[str, int] = defaultdict(int)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.total[stage] += seconds * 1000.0
+        self.count[stage] += 1
+
+    def per_frame(self, frames: int) -> dict[str, float]:
+        """Mean milliseconds per output frame for each stage."""
+        return {k: round(v / max(frames, 1), 3) for k, v in self.total.items()}
+
+
+class _Space:
+    """A drawing space (the working crop or the full image) with its layers."""
+
+    def __init__(self, image: np.ndarray, landmarks: np.ndarray, cfg) -> None:
+        self.eyes = EyeRenderer(image, landmarks) if cfg.eyes else None
+        self.base = self.eyes.base if self.eyes else image
+        self.mouth = MouthRenderer(image, landmarks, cfg)
+
+    def layers(self, out: np.ndarray, target: np.ndarray, patch: MouthPatch | None) -> None:
+        self.mouth.composite(out, target, patch)
+        if self.eyes is not None:
+            self.eyes.composite(out, target)
+
+
+@dataclass
+class PreparedPortrait:
+    """A portrait analysed once, ready to be driven.
+
+    Attributes:
+        image: HxWx3 uint8 RGB portrait as given.
+        landmarks: (478, 3) float64 landmarks in image pixels.
+        crop: image -> working-crop transform.
+        crop_landmarks: (478, 3) landmarks in crop pixels.
+        crop_image: SxSx3 uint8 RGB working crop (S = work_size).
+        faces: number of faces found in the portrait.
+    """
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    crop: CropTransform
+    crop_landmarks: np.ndarray
+    crop_image: np.ndarray
+    faces: int
+    rig: PortraitRig
+    _spaces: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the portrait."""
+        return self.image.shape[1], self.image.shape[0]
+
+
+@dataclass
+class DriverTrack:
+    """Landmarks of a whole driving video.
+
+    Attributes:
+        landmarks: (F, 478, 3) float32 smoothed landmarks, driver pixels; lost
+            frames hold the last pose and blend back.
+        found: (F,) bool, whether a face was detected in each frame.
+        mouths: per-frame driver mouth patches (None where lost).
+        fps: frame rate.
+        reference: index of the reference frame.
+    """
+
+    landmarks: np.ndarray
+    found: np.ndarray
+    mouths: list
+    fps: float
+    reference: int
+
+    @property
+    def lost(self) -> int:
+        return int((~self.found).sum())
+
+
+def fill_lost(raw: list[np.ndarray | None], blend_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hold the last pose over frames without a face, then blend back.
+
+    Args:
+        raw: per frame (478, 3) landmarks or None.
+        blend_frames: frames over which a re-found face eases in.
+
+    Returns:
+        ((F, 478, 3) float32 filled landmarks, (F,) bool found).
+
+    Raises:
+        NoFaceError: no frame has a face.
+    """
+    found = np.array([r is not None for r in raw], dtype=bool)
+    if not found.any():
+        raise NoFaceError("no face found in any frame of the driver")
+    first = raw[int(np.argmax(found))]
+    out = np.empty((len(raw), *first.shape), np.float32)
+    current = first.astype(np.float32)  # frames before the first face take it
+    remaining = 0  # blend steps left after a face comes back
+    for i, r in enumerate(raw):
+        if r is None:
+            out[i] = current
+            remaining = blend_frames if i >= np.argmax(found) else 0
+            continue
+        if remaining > 0:
+            current = current + (r - current) / (remaining + 1)
+            remaining -= 1
+        else:
+            current = r.astype(np.float32)
+        out[i] = current
+    return out, found
+
+
+class Reenactor:
+    """One-shot portrait reenactment.
+
+    Args:
+        config: all settings; defaults are the recommended ones.
+    """
+
+    def __init__(self, config: ReenactorConfig | None = None) -> None:
+        self.config = config or ReenactorConfig()
+        self.warper = MeshWarper(self.config.render)
+        self._still: LandmarkDetector | None = None
+
+    # ---------------------------------------------------------------- portrait
+    def _still_detector(self) -> LandmarkDetector:
+        if self._still is None:
+            self._still = LandmarkDetector(static_image_mode=True, config=self.config.detection)
+        return self._still
+
+    def prepare(self, image: np.ndarray, face_index: int = 0) -> PreparedPortrait:
+        """Analyse a portrait once.
+
+        Args:
+            image: HxWx3 uint8 RGB portrait.
+            face_index: which face, counted from the largest (0).
+
+        Raises:
+            NoFaceError: no face, or fewer faces than ``face_index + 1``.
+        """
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise InputError("the portrait must be an HxWx3 uint8 RGB image")
+        faces = self._still_detector().detect_all(image)
+        if not faces:
+            raise NoFaceError("no face found in the portrait")
+        if face_index < 0 or face_index >= len(faces):
+            raise NoFaceError(f"--face-index {face_index} asked, but the portrait has {len(faces)} face(s)")
+        lm = faces[face_index].astype(np.float64)
+        crop = CropTransform.around_face(lm, self.config.render)
+        crop_lm = crop.to_crop(lm)
+        return PreparedPortrait(
+            image=image,
+            landmarks=lm,
+            crop=crop,
+            crop_landmarks=crop_lm,
+            crop_image=crop.extract(image),
+            faces=len(faces),
+            rig=PortraitRig(crop_lm),
+        )
+
+    def _space(self, portrait: PreparedPortrait, crop_output: bool) -> _Space:
+        key = "crop" if crop_output else "full"
+        if key not in portrait._spaces:
+            if crop_output:
+                portrait._spaces[key] = _Space(portrait.crop_image, portrait.crop_landmarks, self.config.render)
+            else:
+                portrait._spaces[key] = _Space(portrait.image, portrait.landmarks, self.config.render)
+                portrait._spaces["roi"] = self._roi_grid(portrait)
+        return portrait._spaces[key]
+
+    @staticmethod
+    def _roi_grid(portrait: PreparedPortrait):
+        h, w = portrait.image.shape[:2]
+        x0, y0, x1, y1 = portrait.crop.image_roi(w, h)
+        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+        s, (ox, oy) = portrait.crop.scale, portrait.crop.offset
+        return (x0, y0, x1, y1), (gx * s + ox).astype(np.float32), (gy * s + oy).astype(np.float32)
+
+    # ----------------------------------------------------------------- render
+    def render(
+        self,
+        portrait: PreparedPortrait,
+        target: np.ndarray,
+        mouth: MouthPatch | None = None,
+        crop_output: bool = False,
+        timer: StageTimer | None = None,
+    ) -> np.ndarray:
+        """Render the portrait with its landmarks moved to ``target``.
+
+        Args:
+            portrait: from :meth:`prepare`.
+            target: (478, 3) target landmarks in crop pixels.
+            mouth: the driver's mouth for this frame (None: synthetic interior).
+            crop_output: return the working crop instead of the full portrait.
+
+        Returns:
+            HxWx3 uint8 RGB: the portrait's size, or work_size square.
+        """
+        t0 = time.perf_counter()
+        space = self._space(portrait, crop_output)
+        map_x, map_y = self.warper.backward_map(portrait.crop_landmarks, target)
+        t1 = time.perf_counter()
+        if crop_output:
+            out = remap(space.base, map_x, map_y)
+            target_out = target
+        else:
+            (x0, y0, x1, y1), ux, uy = portrait._spaces["roi"]
+            import cv2
+
+            sx = cv2.remap(map_x, ux, uy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            sy = cv2.remap(map_y, ux, uy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            s, (ox, oy) = portrait.crop.scale, portrait.crop.offset
+            sx = (sx - ox) / s
+            sy = (sy - oy) / s
+            out = space.base.copy()
+            out[y0:y1, x0:x1] = remap(space.base, sx, sy)
+            target_out = portrait.crop.to_image(target)
+        t2 = time.perf_counter()
+        space.layers(out, target_out, mouth)
+        t3 = time.perf_counter()
+        if timer is not None:
+            timer.add("warp_field", t1 - t0)
+            timer.add("remap", t2 - t1)
+            timer.add("mouth_eyes", t3 - t2)
+        return out
+
+    # ----------------------------------------------------------------- driver
+    def track(
+        self,
+        frames: Iterable[np.ndarray],
+        fps: float,
+        reference_frame: int | None = None,
+        progress: Callable[[int], None] | None = None,
+        timer: StageTimer | None = None,
+    ) -> DriverTrack:
+        """Detect, fill and smooth the driver's landmarks over a whole video.
+
+        Args:
+            frames: iterable of HxWx3 uint8 RGB driver frames.
+            fps: frame rate of the driver.
+            reference_frame: force the motion reference (None: most neutral
+                frontal frame).
+            progress: called with 1 after each frame.
+
+        Raises:
+            NoFaceError: no frame has a face.
+            InputError: reference_frame out of range or without a face.
+        """
+        raw: list[np.ndarray | None] = []
+        mouths: list[MouthPatch | None] = []
+        with LandmarkDetector(static_image_mode=False, config=self.config.detection) as det:
+            it = iter(frames)
+            while True:
+                t0 = time.perf_counter()
+                frame = next(it, None)
+                if frame is None:
+                    break
+                t1 = time.perf_counter()
+                lm = det.detect(frame)
+                raw.append(lm)
+                mouths.append(extract_mouth_patch(frame, lm) if lm is not None else None)
+                t2 = time.perf_counter()
+                if timer is not None:
+                    timer.add("decode", t1 - t0)
+                    timer.add("landmarks", t2 - t1)
+                if progress:
+                    progress(1)
+        if not raw:
+            raise InputError("the driver has no frames")
+        filled, found = fill_lost(raw, self.config.smoothing.lost_blend_frames)
+        iod = float(np.median([inter_ocular(filled[i]) for i in np.flatnonzero(found)]))
+        smoothed = smooth_track(filled, fps, max(iod, 1.0), self.config.smoothing)
+        if reference_frame is None:
+            ref = choose_reference(smoothed, found)
+        else:
+            if not 0 <= reference_frame < len(raw):
+                raise InputError(f"--reference-frame {reference_frame} is outside the driver's {len(raw)} frames")
+            if not found[reference_frame]:
+                raise InputError(f"--reference-frame {reference_frame}: no face in that driver frame")
+            ref = reference_frame
+        return DriverTrack(smoothed, found, mouths, fps, ref)
+
+    def retargeter(self, portrait: PreparedPortrait, track: DriverTrack, motion: str | None = None) -> Retargeter:
+        """Retargeter from the track's reference frame onto the portrait."""
+        from dataclasses import replace
+
+        cfg = self.config.retarget if motion is None else replace(self.config.retarget, mode=motion)
+        return Retargeter(portrait.crop_landmarks, track.landmarks[track.reference], cfg)
+
+    def iter_render(
+        self,
+        portrait: PreparedPortrait,
+        track: DriverTrack,
+        crop_output: bool = False,
+        motion: str | None = None,
+        timer: StageTimer | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Yield one rendered frame per driver frame (HxWx3 uint8 RGB)."""
+        rt = self.retargeter(portrait, track, motion)
+        for i in range(len(track.landmarks)):
+            t0 = time.perf_counter()
+            target = rt(track.landmarks[i])
+            if timer is not None:
+                timer.add("retarget", time.perf_counter() - t0)
+            yield self.render(portrait, target, track.mouths[i], crop_output, timer)
+
+    def animate_frames(
+        self,
+        portrait: np.ndarray,
+        driver_frames: Iterable[np.ndarray],
+        fps: float = 25.0,
+        reference_frame: int | None = None,
+        motion: str = "relative",
+        crop: bool = False,
+        face_index: int = 0,
+    ) -> list[np.ndarray]:
+        """Animate a portrait array with in-memory driver frames.
+
+        Args:
+            portrait: HxWx3 uint8 RGB.
+            driver_frames: iterable of HxWx3 uint8 RGB frames.
+            fps: driver frame rate (used by the smoothing filter).
+            reference_frame: motion reference (None: automatic).
+            motion: "relative" (cross-identity) or "absolute" (same person).
+            crop: return working crops instead of full portraits.
+
+        Returns:
+            One HxWx3 uint8 RGB frame per driver frame, the portrait's size
+            rounded down to even width and height (or the crop).
+        """
+        prepared = self.prepare(portrait, face_index)
+        track = self.track(driver_frames, fps, reference_frame)
+        h, w = even_size(prepared.size[1], prepared.size[0])
+        return [f if crop else f[:h, :w] for f in self.iter_render(prepared, track, crop, motion)]
+
+    def animate_params(
+        self, portrait: PreparedPortrait, params: Sequence[MotionParams], crop_output: bool = False, timer: StageTimer | None = None
+    ) -> Iterator[np.ndarray]:
+        """Yield frames for procedural motion (see :mod:`reenactor.motion.templates`)."""
+        basis = ExpressionBasis(portrait.rig)
+        for p in params:
+            t0 = time.perf_counter()
+            target = basis.landmarks(p)
+            if timer is not None:
+                timer.add("retarget", time.perf_counter() - t0)
+            yield self.render(portrait, target, None, crop_output, timer)
+
+    def session(self, portrait: PreparedPortrait, fps: float = 25.0, crop_output: bool = False, motion: str | None = None) -> "LiveSession":
+        """A frame-by-frame driver (webcam-style): see :class:`LiveSession`."""
+        return LiveSession(self, portrait, fps, crop_output, motion)
+
+
+class LiveSession:
+    """Drive a portrait one frame at a time, with causal smoothing.
+
+    The first frame with a face becomes the motion reference; frames without
+    a face hold the last pose. Before any face is seen the portrait is
+    returned unchanged.
+    """
+
+    def __init__(self, reenactor: Reenactor, portrait: PreparedPortrait, fps: float, crop_output: bool, motion: str | None) -> None:
+        self.r = reenactor
+        self.portrait = portrait
+        self.crop_output = crop_output
+        self.motion = motion
+        self.detector = LandmarkDetector(static_image_mode=False, config=reenactor.config.detection)
+        self.filter = OneEuroFilter(fps, reenactor.config.smoothing)
+        self.retarget: Retargeter | None = None
+        self.last: np.ndarray | None = None
+        self.scale = 1.0
+        self.lost = 0
+
+    def step(self, frame: np.ndarray) -> np.ndarray:
+        """Render the portrait for one driver frame (HxWx3 uint8 RGB)."""
+        lm = self.detector.detect(frame)
+        patch = extract_mouth_patch(frame, lm) if lm is not None else None
+        if lm is None:
+            self.lost += 1
+            if self.last is None:
+                return self.portrait.crop_image.copy() if self.crop_output else self.portrait.image.copy()
+            lm_s = self.last
+        else:
+            if self.retarget is None:
+                from dataclasses import replace
+
+                cfg = self.r.config.retarget if self.motion is None else replace(self.r.config.retarget, mode=self.motion)
+                self.scale = max(inter_ocular(lm), 1.0)
+                self.retarget = Retargeter(self.portrait.crop_landmarks, lm, cfg)
+            lm_s = self.filter(lm / self.scale) * self.scale
+            self.last = lm_s
+        return self.r.render(self.portrait, self.retarget(lm_s), patch, self.crop_output)
+
+    def close(self) -> None:
+        self.detector.close()
+
+
+def even_size(height: int, width: int) -> tuple[int, int]:
+    """(height, width) rounded down to even numbers (H.264 yuv420p needs it)."""
+    return height - height % 2, width - width % 2
+
+
+def progress_bar(total: int | None, desc: str, enabled: bool):
+    """A tqdm bar on stderr (frames, fps, time left), or a no-op."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=False)

@@ -1,0 +1,118 @@
+"""Configuration: frozen dataclasses holding every default of the pipeline.
+
+Nothing else in the package hard-codes a tunable value; modules receive the
+relevant sub-config. Build variants with :func:`dataclasses.replace`::
+
+    from dataclasses import replace
+    cfg = ReenactorConfig()
+    cfg = replace(cfg, render=replace(cfg.render, work_size=384))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """Face Mesh detection and tracking (mediapipe, 478 points with irises)."""
+
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    max_faces: int = 4
+    #: Largest side of the image given to the portrait face detector.
+    portrait_detect_side: int = 1024
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    """One-Euro filter on driver landmarks, in face-size-normalised units.
+
+    Landmarks are divided by the inter-ocular distance before filtering, so
+    the parameters do not depend on the clip's resolution.
+    """
+
+    min_cutoff: float = 1.7  # Hz: lower = smoother when still
+    beta: float = 0.35  # speed coefficient: higher = less lag on fast motion
+    d_cutoff: float = 1.0  # Hz: cutoff of the derivative estimate
+    #: Frames over which a re-found face blends back from the held pose.
+    lost_blend_frames: int = 6
+
+
+@dataclass(frozen=True)
+class RetargetConfig:
+    """How driver motion is transferred onto the portrait's face."""
+
+    #: "relative": the driver's change from a reference frame is applied to the
+    #: portrait's own landmarks (cross-identity). "absolute": the driver's
+    #: landmarks are used as they are after a global alignment (same person).
+    mode: str = "relative"
+    #: Driver reference frame; None picks the most neutral frontal frame.
+    reference_frame: int | None = None
+    #: Bounds of the per-region proportion ratios (portrait / driver).
+    min_ratio: float = 0.6
+    max_ratio: float = 1.7
+    #: Bounds of the eye-opening ratio used to scale eyelid motion.
+    eye_min_ratio: float = 0.4
+    eye_max_ratio: float = 2.5
+    #: Multiplier on the transferred head translation and scale change.
+    translation_gain: float = 1.0
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Face crop, dense warp, mouth, eyes and paste-back."""
+
+    #: Side of the square face crop everything is rendered in (pixels).
+    work_size: int = 512
+    #: Crop side as a multiple of the face size (max of eye-to-chin height and
+    #: face width): room for hair, ears and neck.
+    crop_scale: float = 2.6
+    #: Vertical shift of the crop centre, in face sizes (negative = up, hair).
+    crop_shift: float = -0.08
+    #: Width of the soft margin, in pixels of the crop, where the warp decays to
+    #: zero so the crop border never moves.
+    border_margin: int = 40
+    #: Head-rigid motion decay radius outside the face, in face sizes.
+    hair_radius: float = 0.85
+    #: How much of the head motion the neck below the chin follows (0..1).
+    neck_follow: float = 0.15
+    #: Gaussian sigma (in face sizes) spreading face-contour motion outwards.
+    contour_sigma: float = 0.12
+    #: Resolution of the smooth outer displacement field (then upsampled).
+    field_size: int = 64
+    #: Feather (pixels) between the exact face-mesh field and the outer field.
+    face_feather: int = 7
+    #: Inner mouth: "driver" (driver's mouth interior, colour matched),
+    #: "synthetic" (procedural cavity and teeth) or "off".
+    mouth: str = "driver"
+    #: Inner-mouth blending starts when the target opening exceeds the
+    #: portrait's by this fraction of the mouth width.
+    mouth_open_threshold: float = 0.02
+    #: Feather of the inner-mouth mask, as a fraction of the mouth width.
+    mouth_feather: float = 0.06
+    #: Re-render irises at the retargeted gaze (portrait iris, clipped to lids).
+    eyes: bool = True
+    #: Feather (pixels) of the paste-back mask at the crop boundary.
+    paste_feather: int = 24
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Encoding of the output video."""
+
+    crf: int = 18
+    preset: str = "veryfast"
+
+
+@dataclass(frozen=True)
+class ReenactorConfig:
+    """All settings of the pipeline. The defaults are the recommended ones."""
+
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    retarget: RetargetConfig = field(default_factory=RetargetConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    #: Largest accepted side of a portrait, in pixels.
+    max_image_side: int = 8192

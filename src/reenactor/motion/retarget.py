@@ -1,0 +1,256 @@
+"""Identity-preserving geometric retargeting of driver landmarks.
+
+The driver's landmarks at frame ``t`` are split into
+
+* **head pose**: a similarity (rotation, scale, translation) taking the
+  driver's reference frame onto frame ``t``, fitted on expression-stable
+  points (:data:`reenactor.face.topology.STABLE_POINTS`);
+* **expression**: what is left once that pose is undone, as a displacement of
+  each landmark from the reference frame.
+
+Relative mode re-expresses the displacement in the portrait's own head frame,
+scales it by the portrait's proportions (eye size and opening, mouth width,
+face width and length), adds it to the portrait's landmarks, and moves the
+result by the driver's pose change about the portrait's head centre. The
+driver's face shape never enters the result, only its changes.
+
+All landmark arrays are (478, 3) float, pixels (x right, y down, z into the
+screen); portrait landmarks are in the portrait's working crop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reenactor.config import RetargetConfig
+from reenactor.face import topology as T
+from reenactor.face.pose import Similarity, fit_similarity, head_axes, head_pose
+
+
+@dataclass(frozen=True)
+class FaceProportions:
+    """Sizes of one face measured in its own head frame (pixels)."""
+
+    face_width: float
+    face_length: float
+    eye_width: tuple[float, float]  # right, left
+    eye_open: tuple[float, float]
+    mouth_width: float
+
+    @staticmethod
+    def measure(lm_head: np.ndarray) -> "FaceProportions":
+        """Measure from (478, 3) landmarks expressed in head axes (pose removed)."""
+        def dist(a: int, b: int) -> float:
+            return float(np.linalg.norm(lm_head[a, :2] - lm_head[b, :2]))
+
+        def opening(pairs) -> float:
+            return float(np.mean([lm_head[lo, 1] - lm_head[up, 1] for up, lo in pairs]))
+
+        return FaceProportions(
+            face_width=dist(234, 454),
+            face_length=dist(T.FOREHEAD_TOP, T.CHIN),
+            eye_width=(dist(*T.RIGHT_EYE_CORNERS), dist(*T.LEFT_EYE_CORNERS)),
+            eye_open=(opening(T.RIGHT_LID_PAIRS), opening(T.LEFT_LID_PAIRS)),
+            mouth_width=dist(*T.MOUTH_CORNERS),
+        )
+
+
+def expression_metrics(landmarks: np.ndarray) -> dict[str, float]:
+    """Pose-free expression measures, normalised by the inter-ocular distance.
+
+    Returns:
+        ``mouth_open`` (inner-lip gap), ``mouth_width``, ``eye_open`` (mean of
+        both eyes) and ``brow`` (brow height above the eye corners).
+    """
+    lm = np.asarray(landmarks, dtype=np.float64)
+    r = head_axes(lm)
+    h = (lm - lm[list(T.STABLE_POINTS)].mean(0)) @ r
+    iod = np.linalg.norm(h[263, :2] - h[33, :2]) + 1e-9
+    mouth_open = np.mean([h[lo, 1] - h[up, 1] for up, lo in T.INNER_LIP_PAIRS]) / iod
+    eye = np.mean([h[lo, 1] - h[up, 1] for up, lo in T.RIGHT_LID_PAIRS + T.LEFT_LID_PAIRS]) / iod
+    brow_y = h[list(T.RIGHT_BROW + T.LEFT_BROW), 1].mean()
+    eye_y = h[[33, 133, 263, 362], 1].mean()
+    return {
+        "mouth_open": float(mouth_open),
+        "mouth_width": float(np.linalg.norm(h[61, :2] - h[291, :2]) / iod),
+        "eye_open": float(eye),
+        "brow": float((eye_y - brow_y) / iod),
+    }
+
+
+def neutral_frontal_score(landmarks: np.ndarray) -> float:
+    """Lower is more neutral and frontal: used to pick the reference frame."""
+    yaw, pitch, roll = head_pose(landmarks)
+    e = expression_metrics(landmarks)
+    return abs(yaw) + abs(pitch) + abs(roll) + 120.0 * max(e["mouth_open"], 0.0) + 40.0 * abs(e["mouth_width"] - 0.75)
+
+
+def choose_reference(track: np.ndarray, valid: np.ndarray) -> int:
+    """Index of the driver's most neutral frontal frame among valid frames.
+
+    Args:
+        track: (F, 478, 3) driver landmarks.
+        valid: (F,) bool, frames where a face was detected.
+    """
+    idx = np.flatnonzero(valid)
+    if len(idx) == 0:
+        raise ValueError("no valid frame to choose a reference from")
+    eyes = np.array([expression_metrics(track[i])["eye_open"] for i in idx])
+    open_eyes = eyes >= np.median(eyes) * 0.8  # never a mid-blink frame
+    scores = [neutral_frontal_score(track[i]) if ok else np.inf for i, ok in zip(idx, open_eyes)]
+    return int(idx[int(np.argmin(scores))])
+
+
+def _region_weight(points: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
+    d2 = ((points[:, :2] - centre[:2]) ** 2).sum(1)
+    return np.exp(-d2 / (radius * radius))
+
+
+class Retargeter:
+    """Transfers a driver's motion onto a portrait's landmarks.
+
+    Args:
+        portrait: (478, 3) portrait landmarks in crop pixels.
+        driver_reference: (478, 3) driver landmarks of the reference frame,
+            in driver-frame pixels.
+        config: retargeting options (mode, clamps).
+    """
+
+    def __init__(self, portrait: np.ndarray, driver_reference: np.ndarray, config: RetargetConfig | None = None) -> None:
+        self.cfg = config or RetargetConfig()
+        if self.cfg.mode not in ("relative", "absolute"):
+            raise ValueError(f"unknown motion mode {self.cfg.mode!r} (use 'relative' or 'absolute')")
+        self.portrait = np.asarray(portrait, dtype=np.float64)
+        self.ref = np.asarray(driver_reference, dtype=np.float64)
+        # Driver reference -> portrait (pose difference and size ratio).
+        self.align: Similarity = fit_similarity(self.ref, self.portrait)
+        self.rig = PortraitRig(self.portrait)
+        self.centre = self.rig.centre
+        self.ref_centre = self.ref[list(T.STABLE_POINTS)].mean(0)
+        self.axes = self.rig.axes
+        self.scales = self._per_point_scales()
+
+    def _per_point_scales(self) -> np.ndarray:
+        """(478, 3) multipliers applied to expression displacements in head axes."""
+        c = self.cfg
+        p_head = self.rig.head
+        d_al = self.align.apply(self.ref)
+        d_head = (d_al - d_al[list(T.STABLE_POINTS)].mean(0)) @ self.axes
+        pp, dp = self.rig.proportions, FaceProportions.measure(d_head)
+
+        def ratio(a: float, b: float, lo: float = c.min_ratio, hi: float = c.max_ratio) -> float:
+            return float(np.clip(a / b, lo, hi)) if b > 1e-6 else 1.0
+
+        sx = ratio(pp.face_width, dp.face_width)
+        sy = ratio(pp.face_length, dp.face_length)
+        scales = np.empty((T.N_LANDMARKS, 3))
+        scales[:] = (sx, sy, sx)
+        # Mouth: proportions of the portrait's mouth width.
+        m_ratio = ratio(pp.mouth_width, dp.mouth_width)
+        m_centre = p_head[list(T.INNER_LIP_LOOP)].mean(0)
+        w = _region_weight(p_head, m_centre, 0.75 * pp.mouth_width)[:, None]
+        scales = (1 - w) * scales + w * np.array([m_ratio, m_ratio, m_ratio])
+        # Eyes: width ratio horizontally, opening ratio vertically (a full blink
+        # of the driver closes the portrait's eye exactly).
+        for loop, iris, k in ((T.RIGHT_EYE_LOOP, T.RIGHT_IRIS, 0), (T.LEFT_EYE_LOOP, T.LEFT_IRIS, 1)):
+            e_ratio = ratio(pp.eye_width[k], dp.eye_width[k])
+            o_ratio = ratio(pp.eye_open[k], dp.eye_open[k], c.eye_min_ratio, c.eye_max_ratio)
+            e_centre = p_head[list(loop)].mean(0)
+            w = _region_weight(p_head, e_centre, 0.5 * pp.eye_width[k])[:, None]
+            w[list(iris)] = 1.0
+            scales = (1 - w) * scales + w * np.array([e_ratio, o_ratio, e_ratio])
+            scales[list(iris), 1] = e_ratio  # gaze moves in eye-width units
+        return scales
+
+    def driver_pose(self, driver: np.ndarray) -> Similarity:
+        """Similarity from the driver's reference frame to ``driver`` (478, 3)."""
+        return fit_similarity(self.ref, driver)
+
+    def __call__(self, driver: np.ndarray) -> np.ndarray:
+        """Target portrait landmarks for one driver frame.
+
+        Args:
+            driver: (478, 3) driver landmarks in driver-frame pixels.
+
+        Returns:
+            (478, 3) float64 target landmarks in crop pixels.
+        """
+        driver = np.asarray(driver, dtype=np.float64)
+        if self.cfg.mode == "absolute":
+            return fix_lids_and_lips(self.align.apply(driver))
+        pose = self.driver_pose(driver)
+        expression = pose.inverse_apply(driver) - self.ref  # in the reference frame
+        # Into the portrait's camera frame, then its head axes for scaling.
+        delta = self.align.scale * expression @ self.align.rotation.T
+        delta = ((delta @ self.axes) * self.scales) @ self.axes.T
+        return self.compose(delta, pose.rotation, pose.scale, pose.apply(self.ref_centre[None])[0] - self.ref_centre)
+
+    def compose(self, delta: np.ndarray, rotation: np.ndarray, scale: float, shift: np.ndarray) -> np.ndarray:
+        """Portrait landmarks after an expression displacement and a head motion.
+
+        Args:
+            delta: (478, 3) expression displacement in portrait crop pixels.
+            rotation: (3, 3) head rotation (camera frame).
+            scale: head scale change (1 = none).
+            shift: (3,) head-centre translation in *driver* pixels.
+        """
+        gain = self.cfg.translation_gain
+        return self.rig.pose(delta, rotation, float(scale) ** gain, gain * self.align.scale * np.asarray(shift))
+
+
+class PortraitRig:
+    """The portrait's landmarks with its head centre and axes, ready to pose.
+
+    Args:
+        landmarks: (478, 3) portrait landmarks in crop pixels.
+    """
+
+    def __init__(self, landmarks: np.ndarray) -> None:
+        self.landmarks = np.asarray(landmarks, dtype=np.float64)
+        self.centre = self.landmarks[list(T.STABLE_POINTS)].mean(0)
+        self.axes = head_axes(self.landmarks)
+        self.head = (self.landmarks - self.centre) @ self.axes  # (478, 3) in head axes
+        self.proportions = FaceProportions.measure(self.head)
+
+    def pose(self, delta: np.ndarray, rotation: np.ndarray, scale: float = 1.0, shift: np.ndarray | None = None) -> np.ndarray:
+        """Apply an expression displacement, then rotate/scale about the head centre.
+
+        Args:
+            delta: (478, 3) displacement in crop pixels (camera axes).
+            rotation: (3, 3) rotation in camera axes.
+            scale: uniform scale about the head centre.
+            shift: (3,) translation in crop pixels.
+
+        Returns:
+            (478, 3) float64 landmarks, lids and lips uncrossed.
+        """
+        moved = scale * (self.landmarks + delta - self.centre) @ np.asarray(rotation).T + self.centre
+        if shift is not None:
+            moved += shift
+        return fix_lids_and_lips(moved)
+
+
+def fix_lids_and_lips(landmarks: np.ndarray) -> np.ndarray:
+    """Stop eyelids and inner lips from crossing each other.
+
+    Where a lower lid (lip) point ends up above its upper partner, measured
+    along the face's vertical axis, both move to their midpoint: a closed eye
+    (mouth) rather than a folded one.
+
+    Args:
+        landmarks: (478, 3) landmarks; a corrected copy is returned.
+    """
+    lm = np.array(landmarks, dtype=np.float64)
+    up_axis = head_axes(lm)[:, 1]
+    for pairs in (T.RIGHT_LID_PAIRS, T.LEFT_LID_PAIRS, T.INNER_LIP_PAIRS):
+        up = np.array([p[0] for p in pairs])
+        lo = np.array([p[1] for p in pairs])
+        gap = (lm[lo] - lm[up]) @ up_axis
+        bad = gap < 0
+        if bad.any():
+            mid = 0.5 * (lm[up[bad]] + lm[lo[bad]])
+            lm[up[bad]] = mid
+            lm[lo[bad]] = mid
+    return lm
