@@ -449,3 +449,106 @@ def progress_bar(total: int | None, desc: str, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=False)
+
+
+# ------------------------------------------------------------------ file jobs
+def _encode(frames: Iterable[np.ndarray], output: Path, fps: float, size: tuple[int, int], audio: Path | None, cfg, timer: StageTimer, bar) -> int:
+    from reenactor.io.video import VideoWriter
+
+    w, h = size
+    n = 0
+    with VideoWriter(output, fps=fps, size=(w, h), audio_source=audio, crf=cfg.output.crf, preset=cfg.output.preset) as vw:
+        for frame in frames:
+            t0 = time.perf_counter()
+            vw.write(np.ascontiguousarray(frame[:h, :w]))
+            timer.add("encode", time.perf_counter() - t0)
+            n += 1
+            bar.update(1)
+        t0 = time.perf_counter()
+    timer.add("mux_audio", time.perf_counter() - t0)
+    return n
+
+
+def animate_file(
+    reenactor: Reenactor,
+    portrait: PreparedPortrait,
+    driving: Path,
+    output: Path,
+    *,
+    max_frames: int | None = None,
+    crop_output: bool = False,
+    motion: str | None = None,
+    reference_frame: int | None = None,
+    progress: bool = False,
+) -> dict:
+    """Animate ``portrait`` with a driving video file and write ``output``.
+
+    The driver is decoded once: pass 1 tracks its landmarks (and keeps its
+    mouth patches), pass 2 renders and encodes, muxing the driver's audio.
+    The output is written to a temporary file and renamed when complete.
+
+    Returns:
+        Statistics: frames, faces lost, reference frame, per-stage
+        milliseconds per frame, fps, sizes.
+    """
+    from reenactor.io.video import iter_frames, probe_video
+
+    info = probe_video(driving, what="driver")
+    total = info.n_frames if max_frames is None or info.n_frames is None else min(info.n_frames, max_frames)
+    timer = StageTimer()
+    t_start = time.perf_counter()
+    with progress_bar(total, "tracking driver", progress) as bar:
+        track = reenactor.track(iter_frames(driving, max_frames, what="driver"), info.fps, reference_frame, bar.update, timer)
+    size = (reenactor.config.render.work_size,) * 2 if crop_output else portrait.size
+    h, w = even_size(size[1], size[0])
+    with progress_bar(len(track.landmarks), "rendering", progress) as bar:
+        frames = reenactor.iter_render(portrait, track, crop_output, motion, timer)
+        n = _encode(frames, output, info.fps, (w, h), driving if info.has_audio else None, reenactor.config, timer, bar)
+    elapsed = time.perf_counter() - t_start
+    return {
+        "frames": n,
+        "faces_lost": track.lost,
+        "reference_frame": track.reference,
+        "fps_driver": round(info.fps, 3),
+        "fps_end_to_end": round(n / elapsed, 2),
+        "seconds": round(elapsed, 2),
+        "output_size": [w, h],
+        "audio": bool(info.has_audio),
+        "ms_per_frame": timer.per_frame(n),
+    }
+
+
+def animate_template(
+    reenactor: Reenactor,
+    portrait: PreparedPortrait,
+    name: str,
+    output: Path,
+    *,
+    fps: float = 25.0,
+    max_frames: int | None = None,
+    crop_output: bool = False,
+    progress: bool = False,
+) -> dict:
+    """Animate ``portrait`` with a built-in motion and write a video."""
+    from reenactor.motion.templates import template
+
+    params = template(name, fps)[:max_frames]
+    timer = StageTimer()
+    t_start = time.perf_counter()
+    size = (reenactor.config.render.work_size,) * 2 if crop_output else portrait.size
+    h, w = even_size(size[1], size[0])
+    with progress_bar(len(params), f"rendering '{name}'", progress) as bar:
+        n = _encode(reenactor.animate_params(portrait, params, crop_output, timer), output, fps, (w, h), None, reenactor.config, timer, bar)
+    elapsed = time.perf_counter() - t_start
+    return {
+        "frames": n,
+        "faces_lost": 0,
+        "reference_frame": None,
+        "motion": name,
+        "fps_driver": fps,
+        "fps_end_to_end": round(n / elapsed, 2),
+        "seconds": round(elapsed, 2),
+        "output_size": [w, h],
+        "audio": False,
+        "ms_per_frame": timer.per_frame(n),
+    }

@@ -91,9 +91,10 @@ class LandmarkDetector:
 
     def close(self) -> None:
         """Release the mediapipe graphs."""
-        self._mesh.close()
-        for d in self._detectors or []:
-            d.close()
+        with quiet_native_stderr():
+            self._mesh.close()
+            for d in self._detectors or []:
+                d.close()
 
     def __enter__(self) -> "LandmarkDetector":
         return self

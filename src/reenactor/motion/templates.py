@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenactor.face import topology as T
-from reenactor.face.pose import rotation_from_euler
+from reenactor.face.pose import head_axes, rotation_from_euler
 from reenactor.motion.retarget import PortraitRig
 
 DEFAULT_FPS = 25.0
@@ -204,3 +204,58 @@ def template(name: str, fps: float = DEFAULT_FPS) -> list[MotionParams]:
 
 
 TEMPLATES = ("nod", "shake", "tilt", "blink", "smile", "frown", "look", "talk", "demo")
+
+
+def _gaze(lm: np.ndarray) -> tuple[float, float]:
+    """Mean iris offset from the eye centre, in eye widths (x) and eye heights (y)."""
+    r = head_axes(lm)
+    h = lm @ r
+    gx, gy = [], []
+    for iris, loop, pairs in ((T.RIGHT_IRIS_CENTER, T.RIGHT_EYE_LOOP, T.RIGHT_LID_PAIRS), (T.LEFT_IRIS_CENTER, T.LEFT_EYE_LOOP, T.LEFT_LID_PAIRS)):
+        ring = h[list(loop)]
+        width = np.ptp(ring[:, 0]) + 1e-9
+        opening = np.mean([h[lo, 1] - h[up, 1] for up, lo in pairs]) + 1e-9
+        gx.append((h[iris, 0] - ring[:, 0].mean()) / width)
+        gy.append((h[iris, 1] - ring[:, 1].mean()) / opening)
+    return float(np.mean(gx)), float(np.mean(gy))
+
+
+def params_from_still(driver: np.ndarray, portrait: np.ndarray) -> MotionParams:
+    """Controls that make the portrait take a still driver's pose and expression.
+
+    A single picture cannot separate a person's resting shape from their
+    expression, so instead of transferring landmark offsets (which would
+    carry the driver's face shape over), this measures a few identity-free
+    quantities on both faces (head angles, eye and mouth openings relative to
+    their own widths, mouth width, brow height, gaze) and sets the portrait's
+    :class:`ExpressionBasis` controls to the differences.
+
+    Args:
+        driver, portrait: (478, 3) landmarks, each in its own image's pixels.
+    """
+    from reenactor.face.pose import head_pose
+    from reenactor.motion.retarget import expression_metrics
+
+    yd, pd, rd = head_pose(driver)
+    yp, pp, rp = head_pose(portrait)
+    ed, ep = expression_metrics(driver), expression_metrics(portrait)
+    rig = PortraitRig(portrait)
+    prop = rig.proportions
+    iod = float(np.linalg.norm(rig.head[263, :2] - rig.head[33, :2]))
+    blink = 1.0 - ed["eye_open"] / max(ep["eye_open"], 1e-6)
+    mouth = (ed["mouth_open"] / ed["mouth_width"] - ep["mouth_open"] / ep["mouth_width"]) / 0.42
+    smile = (ed["mouth_width"] / ep["mouth_width"] - 1.0) / 0.26
+    brow = (ed["brow"] - ep["brow"]) * iod / (0.07 * prop.face_length)
+    gxd, gyd = _gaze(driver)
+    gxp, gyp = _gaze(portrait)
+    return MotionParams(
+        yaw=float(np.clip(yd - yp, -40, 40)),
+        pitch=float(np.clip(pd - pp, -30, 30)),
+        roll=float(np.clip(rd - rp, -40, 40)),
+        blink=float(np.clip(blink, 0.0, 1.0)),
+        mouth_open=float(np.clip(mouth, 0.0, 1.3)),
+        smile=float(np.clip(smile, 0.0, 1.2)),
+        brow=float(np.clip(brow, -1.0, 1.0)),
+        gaze_x=float(np.clip((gxd - gxp) / 0.2, -1.2, 1.2)),
+        gaze_y=float(np.clip((gyd - gyp) / 0.25, -1.0, 1.0)),
+    )

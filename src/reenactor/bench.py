@@ -1,0 +1,107 @@
+"""`reenactor bench`: frames per second per stage and end to end, peak memory.
+
+The default clip is a real 512x512 talking-head video from ``../shared/data``
+(found through ``REENACTOR_DATA`` or next to the repository); on a machine
+without it, the driver is the astronaut rendered with the built-in ``demo``
+motion, written to a temporary video first, so the figures still come from a
+real decode -> landmarks -> render -> encode run.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+BENCH_CLIP = "videos/SadTalker__WDA_KatieHill_000.mp4"
+
+
+def find_shared_data() -> Path | None:
+    """The real-data folder: $REENACTOR_DATA, else ../shared/data beside the checkout or cwd."""
+    env = os.environ.get("REENACTOR_DATA")
+    candidates = [Path(env)] if env else []
+    here = Path(__file__).resolve()
+    candidates += [p.parent / "shared" / "data" for p in here.parents[:5]]
+    candidates.append(Path.cwd().parent / "shared" / "data")
+    for c in candidates:
+        if (c / "MANIFEST.tsv").is_file():
+            return c
+    return None
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_bench(driving: Path | None = None, source: Path | None = None, frames: int = 150, work_size: int = 512) -> dict:
+    """Run the whole pipeline once and time every stage.
+
+    Returns:
+        dict with ``stages`` (ms per frame), ``fps`` (end to end, and the warp
+        alone), ``peak_rss_mb``, the inputs used, and ``text``: a printable
+        table.
+    """
+    from skimage import data
+
+    from reenactor.api import Reenactor, animate_file, animate_template
+    from reenactor.config import ReenactorConfig
+    from reenactor.io.image import read_image
+
+    cfg = ReenactorConfig()
+    cfg = replace(cfg, render=replace(cfg.render, work_size=work_size))
+    r = Reenactor(cfg)
+    image = read_image(source, what="portrait") if source else data.astronaut()
+    t0 = time.perf_counter()
+    portrait = r.prepare(image)
+    prepare_ms = (time.perf_counter() - t0) * 1000
+    with tempfile.TemporaryDirectory(prefix="reenactor-bench-") as tmp:
+        note = ""
+        if driving is None:
+            shared = find_shared_data()
+            if shared is not None and (shared / BENCH_CLIP).is_file():
+                driving = shared / BENCH_CLIP
+            else:
+                driving = Path(tmp) / "driver.mp4"
+                animate_template(r, portrait, "demo", driving, max_frames=frames)
+                note = " (rendered: ../shared/data not found)"
+        out = Path(tmp) / "out.mp4"
+        r.prepare(image)  # warm caches; not timed twice
+        stats = animate_file(r, portrait, driving, out, max_frames=frames)
+    ms = stats["ms_per_frame"]
+    warp_ms = ms.get("warp_field", 0) + ms.get("remap", 0)
+    n = stats["frames"]
+    report = {
+        "driving": str(driving) + note,
+        "portrait": str(source) if source else "skimage astronaut 512x512",
+        "frames": n,
+        "work_size": work_size,
+        "prepare_ms": round(prepare_ms, 1),
+        "stages_ms_per_frame": ms,
+        "fps_end_to_end": stats["fps_end_to_end"],
+        "fps_warp_only": round(1000.0 / warp_ms, 1) if warp_ms else None,
+        "fps_render_only": round(1000.0 / sum(ms.get(k, 0) for k in ("retarget", "warp_field", "remap", "mouth_eyes")), 1),
+        "peak_rss_mb": round(_peak_mb(), 1),
+        "cpu_count": os.cpu_count(),
+    }
+    lines = [
+        f"reenactor bench: {n} frames, work size {work_size}, {os.cpu_count()} CPU(s)",
+        f"  driver:   {report['driving']}",
+        f"  portrait: {report['portrait']} (prepare {report['prepare_ms']} ms, once)",
+        "",
+        f"  {'stage':<14}{'ms/frame':>10}{'fps':>10}",
+    ]
+    for k, v in ms.items():
+        fps = f"{1000.0 / v:.1f}" if v > 0 and k != "mux_audio" else "-"
+        lines.append(f"  {k:<14}{v:>10.2f}{fps:>10}")
+    lines += [
+        "",
+        f"  warp alone (field + remap): {report['fps_warp_only']} fps",
+        f"  render (retarget + warp + mouth/eyes): {report['fps_render_only']} fps",
+        f"  end to end (decode .. encode): {report['fps_end_to_end']} fps",
+        f"  peak memory (max RSS): {report['peak_rss_mb']} MB",
+    ]
+    report["text"] = "\n".join(lines)
+    return report

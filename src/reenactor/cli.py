@@ -1,0 +1,256 @@
+"""Command line: argument parsing and user-facing messages only.
+
+Every user error ends as one line on stderr (``reenactor: error: ...``) and
+exit code 2 (3 for a missing optional dependency); Ctrl-C exits with 130 and
+leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from reenactor import __version__
+from reenactor.errors import InputError, OutputError, ReenactorError
+
+TEMPLATE_NAMES = ("nod", "shake", "tilt", "blink", "smile", "frown", "look", "talk", "demo")
+IMAGE_OUT = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {v}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {v}")
+    return v
+
+
+def _work_size(text: str) -> int:
+    v = _positive_int(text)
+    if v < 128 or v > 2048 or v % 2:
+        raise argparse.ArgumentTypeError("--work-size must be an even number between 128 and 2048")
+    return v
+
+
+def _add_render_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--work-size", type=_work_size, default=None, help="side of the face crop rendered in (default 512)")
+    p.add_argument("--mouth", choices=("driver", "synthetic", "off"), default=None, help="inner mouth: the driver's, procedural, or none")
+    p.add_argument("--crop", action="store_true", help="output the square face crop instead of the whole portrait")
+    p.add_argument("--face-index", type=_nonneg_int, default=0, help="which face of the portrait, 0 = the largest")
+    p.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N frames")
+    p.add_argument("--stats", type=Path, default=None, metavar="FILE", help="write run statistics as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reenactor",
+        description="One-shot, identity-preserving portrait reenactment on the CPU.",
+    )
+    parser.add_argument("--version", action="version", version=f"reenactor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    a = sub.add_parser(
+        "animate",
+        help="animate a portrait with a driving video, a driving image, or a built-in motion",
+        description="Animate a portrait. Give --driving VIDEO (or IMAGE), or --motion NAME for a built-in motion.",
+    )
+    a.add_argument("--source", "-s", type=Path, required=True, help="the portrait (JPEG, PNG, WebP, ...)")
+    a.add_argument("--driving", "-d", type=Path, default=None, help="driving video (any format PyAV reads) or image")
+    a.add_argument("--output", "-o", type=Path, required=True, help="output .mp4 (or an image when the driver is an image)")
+    a.add_argument(
+        "--motion",
+        default="relative",
+        metavar="MODE|NAME",
+        help="relative (default: the driver's changes on the portrait's own face), absolute (same person), "
+        f"or a built-in motion without --driving: {', '.join(TEMPLATE_NAMES)}",
+    )
+    a.add_argument("--reference-frame", type=_nonneg_int, default=None, help="driver frame taken as neutral (default: found automatically)")
+    a.add_argument("--fps", type=float, default=25.0, help="frame rate of built-in motions (default 25)")
+    _add_render_options(a)
+
+    d = sub.add_parser("demo", help="animate the built-in astronaut portrait (no input needed)")
+    d.add_argument("--output", "-o", type=Path, default=Path("reenactor_demo.mp4"), help="output video (default reenactor_demo.mp4)")
+    d.add_argument("--motion", choices=TEMPLATE_NAMES, default="demo", help="built-in motion (default demo)")
+    _add_render_options(d)
+
+    b = sub.add_parser("bench", help="measure speed and memory per stage")
+    b.add_argument("--driving", "-d", type=Path, default=None, help="driving clip (default: a real 512x512 clip from ../shared/data, else a rendered one)")
+    b.add_argument("--source", "-s", type=Path, default=None, help="portrait (default: the astronaut)")
+    b.add_argument("--frames", type=_positive_int, default=150, help="frames to run (default 150)")
+    b.add_argument("--work-size", type=_work_size, default=512)
+    b.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
+
+    try:
+        from reenactor.eval.cli import add_eval_parser
+    except ImportError:
+        add_eval_parser = None
+    if add_eval_parser is not None:
+        add_eval_parser(sub)
+    return parser
+
+
+def _config(args):
+    from reenactor.config import ReenactorConfig
+
+    cfg = ReenactorConfig()
+    render = cfg.render
+    if getattr(args, "work_size", None):
+        render = replace(render, work_size=args.work_size)
+    if getattr(args, "mouth", None):
+        render = replace(render, mouth=args.mouth)
+    return replace(cfg, render=render)
+
+
+def _write_stats(path: Path | None, stats: dict) -> None:
+    if path is None:
+        return
+    from reenactor.io.atomic import atomic_output
+
+    try:
+        with atomic_output(path) as tmp:
+            tmp.write_text(json.dumps(stats, indent=2) + "\n")
+    except OSError as exc:
+        raise OutputError(f"cannot write stats {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def _summary(stats: dict, output: Path) -> str:
+    lost = f", {stats['faces_lost']} without a face" if stats.get("faces_lost") else ""
+    return f"wrote {output} ({stats['frames']} frames, {stats['fps_end_to_end']} fps{lost})"
+
+
+def cmd_animate(args) -> int:
+    from reenactor.api import Reenactor, animate_file, animate_template
+    from reenactor.io.atomic import check_output_path
+    from reenactor.io.image import is_image_path, read_image, write_image
+
+    motion = args.motion
+    template = motion not in ("relative", "absolute")
+    if template and motion not in TEMPLATE_NAMES:
+        raise InputError(f"unknown --motion {motion!r}: use relative, absolute, or one of {', '.join(TEMPLATE_NAMES)}")
+    if template and args.driving is not None:
+        raise InputError(f"--motion {motion} is a built-in motion: leave out --driving, or use --motion relative|absolute")
+    if not template and args.driving is None:
+        raise InputError("give --driving VIDEO, or --motion NAME for a built-in motion")
+    if args.driving is not None and not args.driving.exists():
+        raise InputError(f"cannot read driver {str(args.driving)!r}: no such file")
+    check_output_path(args.output, [args.source, args.driving])
+    still_driver = args.driving is not None and is_image_path(args.driving)
+    suffix = args.output.suffix.lower()
+    if still_driver and suffix not in IMAGE_OUT:
+        raise OutputError(f"the driver is a still image, so the output is an image: use {', '.join(IMAGE_OUT)} (got {suffix or 'no extension'!r})")
+    if not still_driver and suffix in IMAGE_OUT:
+        raise OutputError(f"the output is a video: use .mp4 (got {suffix!r})")
+    if not still_driver and suffix not in (".mp4", ".m4v", ".mov", ".mkv"):
+        raise OutputError(f"unsupported output extension {suffix or '(none)'!r}: use .mp4")
+    cfg = _config(args)
+    image = read_image(args.source, max_side=cfg.max_image_side, what="portrait")
+    r = Reenactor(cfg)
+    portrait = r.prepare(image, args.face_index)
+    if still_driver:
+        stats = _animate_still(r, portrait, args.driving, args.output, args.crop, read_image, write_image)
+    elif template:
+        stats = animate_template(r, portrait, motion, args.output, fps=args.fps, max_frames=args.max_frames, crop_output=args.crop, progress=not args.quiet)
+    else:
+        stats = animate_file(
+            r,
+            portrait,
+            args.driving,
+            args.output,
+            max_frames=args.max_frames,
+            crop_output=args.crop,
+            motion=motion,
+            reference_frame=args.reference_frame,
+            progress=not args.quiet,
+        )
+    stats["portrait_faces"] = portrait.faces
+    _write_stats(args.stats, stats)
+    if not args.quiet:
+        print(_summary(stats, args.output), file=sys.stderr)
+    return 0
+
+
+def _animate_still(r, portrait, driving: Path, output: Path, crop: bool, read_image, write_image) -> dict:
+    from reenactor.errors import NoFaceError
+    from reenactor.motion.templates import ExpressionBasis, params_from_still
+
+    frame = read_image(driving, what="driver")
+    faces = r._still_detector().detect_all(frame)
+    if not faces:
+        raise NoFaceError(f"no face found in the driver image {str(driving)!r}")
+    params = params_from_still(faces[0], portrait.landmarks)
+    target = ExpressionBasis(portrait.rig).landmarks(params)
+    out = r.render(portrait, target, None, crop)
+    write_image(output, out)
+    return {"frames": 1, "faces_lost": 0, "reference_frame": None, "fps_end_to_end": None, "output_size": [out.shape[1], out.shape[0]]}
+
+
+def cmd_demo(args) -> int:
+    from skimage import data
+
+    from reenactor.api import Reenactor, animate_template
+    from reenactor.io.atomic import check_output_path
+
+    if args.output.suffix.lower() not in (".mp4", ".m4v", ".mov", ".mkv"):
+        raise OutputError(f"the demo writes a video: use .mp4 (got {args.output.suffix or 'no extension'!r})")
+    check_output_path(args.output, [])
+    r = Reenactor(_config(args))
+    portrait = r.prepare(data.astronaut(), args.face_index)
+    stats = animate_template(r, portrait, args.motion, args.output, max_frames=args.max_frames, crop_output=args.crop, progress=not args.quiet)
+    _write_stats(args.stats, stats)
+    if not args.quiet:
+        print(_summary(stats, args.output), file=sys.stderr)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from reenactor.bench import run_bench
+
+    report = run_bench(driving=args.driving, source=args.source, frames=args.frames, work_size=args.work_size)
+    print(report["text"])
+    if args.json:
+        _write_stats(args.json, {k: v for k, v in report.items() if k != "text"})
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    handlers = {"animate": cmd_animate, "demo": cmd_demo, "bench": cmd_bench}
+    try:
+        if args.command == "eval":
+            from reenactor.eval.cli import run_eval
+
+            return run_eval(args)
+        return handlers[args.command](args)
+    except ReenactorError as exc:
+        print(f"reenactor: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("reenactor: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os._exit(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
