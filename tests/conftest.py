@@ -1,0 +1,42 @@
+"""Shared fixtures: the astronaut portrait, a prepared pipeline, and ../shared data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reenactor.bench import find_shared_data
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def reenactor():
+    from reenactor.api import Reenactor
+
+    return Reenactor()
+
+
+@pytest.fixture(scope="session")
+def prepared(reenactor, astronaut):
+    return reenactor.prepare(astronaut)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = find_shared_data()
+    if path is None:
+        pytest.skip("../shared/data is not present (real-data tier)")
+    return path
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
