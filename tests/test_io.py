@@ -58,7 +58,9 @@ def png16(path: Path, arr: np.ndarray, color_type: int) -> None:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
 
 
 def make_video(
@@ -353,18 +355,16 @@ def test_atomic_output_success_and_failure(tmp_path):
     assert leftovers(tmp_path) == ["result.mp4"]
 
     for exc in (RuntimeError("boom"), KeyboardInterrupt()):
-        with pytest.raises(type(exc)):
-            with atomic_output(target) as tmp:
-                tmp.write_bytes(b"new, incomplete")
-                raise exc
+        with pytest.raises(type(exc)), atomic_output(target) as tmp:
+            tmp.write_bytes(b"new, incomplete")
+            raise exc
         assert target.read_bytes() == b"data"  # the old file is untouched
         assert leftovers(tmp_path) == ["result.mp4"]
 
     fresh = tmp_path / "fresh.png"
-    with pytest.raises(RuntimeError):
-        with atomic_output(fresh, suffix=".png") as tmp:
-            assert tmp.suffix == ".png"
-            raise RuntimeError
+    with pytest.raises(RuntimeError), atomic_output(fresh, suffix=".png") as tmp:
+        assert tmp.suffix == ".png"
+        raise RuntimeError
     assert not fresh.exists() and leftovers(tmp_path) == ["result.mp4"]
 
 
@@ -413,7 +413,7 @@ def test_video_writer_round_trip(tmp_path, fps):
 
     back = list(iter_frames(out))
     assert len(back) == 24
-    for a, b in zip(frames, back):
+    for a, b in zip(frames, back, strict=True):
         assert b.shape == (48, 64, 3) and b.dtype == np.uint8 and b.flags["C_CONTIGUOUS"]
         assert psnr(a, b) > 30
 
@@ -448,13 +448,17 @@ def test_video_writer_muxes_trimmed_audio(tmp_path):
     assert audio_duration == pytest.approx(video_stream_duration(out), abs=0.1)
     assert audio_duration == pytest.approx(1.2, abs=0.05)
     # it is still the 440 Hz sine
-    spectrum = np.abs(np.fft.rfft(samples[2048:2048 + 32768]))
+    spectrum = np.abs(np.fft.rfft(samples[2048 : 2048 + 32768]))
     assert np.fft.rfftfreq(32768, 1 / rate)[spectrum.argmax()] == pytest.approx(440, abs=3)
 
 
 @pytest.mark.parametrize(
     "container_ext, vcodec, acodec, rate",
-    [(".mpg", "mpeg1video", "mp2", 44100), (".mov", "libx264", "pcm_s16le", 22050), (".mkv", "libx264", "libmp3lame", 44100)],
+    [
+        (".mpg", "mpeg1video", "mp2", 44100),
+        (".mov", "libx264", "pcm_s16le", 22050),
+        (".mkv", "libx264", "libmp3lame", 44100),
+    ],
 )
 def test_video_writer_transcodes_other_audio_codecs(tmp_path, container_ext, vcodec, acodec, rate):
     src = tmp_path / f"src{container_ext}"
@@ -509,17 +513,15 @@ def test_video_writer_exception_leaves_nothing(tmp_path):
     make_video(src, n_frames=10, audio_seconds=1.0)
     out = tmp_path / "out.mp4"
     for exc in (RuntimeError("boom"), KeyboardInterrupt()):
-        with pytest.raises(type(exc)):
-            with VideoWriter(out, fps=25, size=(64, 48), audio_source=src) as vw:
-                vw.write(smooth_rgb())
-                raise exc
+        with pytest.raises(type(exc)), VideoWriter(out, fps=25, size=(64, 48), audio_source=src) as vw:
+            vw.write(smooth_rgb())
+            raise exc
         assert leftovers(tmp_path) == ["src.mp4"]
 
     out.write_bytes(b"previous result")
-    with pytest.raises(RuntimeError):
-        with VideoWriter(out, fps=25, size=(64, 48)) as vw:
-            vw.write(smooth_rgb())
-            raise RuntimeError
+    with pytest.raises(RuntimeError), VideoWriter(out, fps=25, size=(64, 48)) as vw:
+        vw.write(smooth_rgb())
+        raise RuntimeError
     assert out.read_bytes() == b"previous result"
     assert leftovers(tmp_path) == ["out.mp4", "src.mp4"]
 

@@ -149,7 +149,7 @@ def cmd_animate(args) -> int:
     if not template and args.driving is None:
         raise InputError("give --driving VIDEO, or --motion NAME for a built-in motion")
     if args.driving is not None and not args.driving.exists():
-        raise InputError(f"cannot read driver {str(args.driving)!r}: no such file")
+        raise InputError(f"cannot read driver {str(args.driving)!r}: file not found")
     check_output_path(args.output, [args.source, args.driving])
     still_driver = args.driving is not None and is_image_path(args.driving)
     suffix = args.output.suffix.lower()

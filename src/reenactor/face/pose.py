@@ -4,7 +4,7 @@ Conventions: points are (N, 3) float arrays in pixel units, ``x`` right, ``y``
 down, ``z`` away from the viewer (mediapipe's z grows away from the camera).
 Rotations are 3x3 matrices acting on column vectors (``p' = R @ p``); with row
 arrays that is ``P @ R.T``. Angles are degrees: yaw about the head's vertical
-axis (positive = the face turns to the image's right), pitch about the
+axis (positive = the nose moves to the image's left), pitch about the
 horizontal axis (positive = chin down), roll in the image plane (positive =
 clockwise on screen).
 """
@@ -92,9 +92,9 @@ def euler_degrees(rotation: np.ndarray) -> tuple[float, float, float]:
     gives (0, 0, 0).
     """
     r = np.asarray(rotation, dtype=np.float64)
-    pitch = np.degrees(np.arcsin(np.clip(-r[1, 2], -1.0, 1.0)))
-    yaw = np.degrees(np.arctan2(r[0, 2], r[2, 2]))
-    roll = np.degrees(np.arctan2(r[1, 0], r[1, 1]))
+    pitch = np.degrees(np.arcsin(np.clip(r[2, 1], -1.0, 1.0)))
+    yaw = np.degrees(np.arctan2(-r[2, 0], r[2, 2]))
+    roll = np.degrees(np.arctan2(-r[0, 1], r[1, 1]))
     return float(yaw), float(pitch), float(roll)
 
 
