@@ -1,1 +1,20 @@
-"""reenactor.eval"""
+"""reenactor.eval: the evaluation suite (``reenactor eval``).
+
+Every quality claim comes from a measurement anyone can repeat. Metrics use
+dlib models (``eval`` extra), independent of the pipeline's mediapipe.
+
+Modules:
+
+* :mod:`~reenactor.eval.metrics`: PSNR, SSIM, L1, AKD, identity distance,
+  expression features, correlation, jitter (pure numpy);
+* :mod:`~reenactor.eval.pose`: head pose with ``cv2.solvePnP`` and relative rotations;
+* :mod:`~reenactor.eval.dlibface`: dlib detector, 68 landmarks, ResNet descriptor;
+* :mod:`~reenactor.eval.imageops`: letterboxing and face crops;
+* :mod:`~reenactor.eval.media`: frame reading (PyAV, Pillow);
+* :mod:`~reenactor.eval.sets` / ``sets.tsv``: the fixed evaluation sets and the data dir;
+* :mod:`~reenactor.eval.naive2d`, :mod:`~reenactor.eval.methods`: baselines and the pipeline adapter;
+* :mod:`~reenactor.eval.protocols`: per-clip self/cross metrics;
+* :mod:`~reenactor.eval.runner`: generation, timing, memory, strips;
+* :mod:`~reenactor.eval.report`: results.json, report.html, docs markdown;
+* :mod:`~reenactor.eval.cli`: ``add_eval_parser`` / ``run_eval``.
+"""

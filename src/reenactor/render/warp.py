@@ -56,6 +56,8 @@ class MeshWarper:
         c = (np.arange(g, dtype=np.float64) + 0.5) * step - 0.5
         cx, cy = np.meshgrid(c, c)
         self.coarse = np.stack([cx.ravel(), cy.ravel()], 1)  # (g*g, 2) crop px
+        self.coarse32 = self.coarse.astype(np.float32)
+        self.coarse_sq = (self.coarse32**2).sum(1)
         self.coarse_step = step
         m = self.cfg.border_margin
         border = np.minimum(np.minimum(cx, n - 1 - cx), np.minimum(cy, n - 1 - cy))
@@ -91,16 +93,30 @@ class MeshWarper:
         return ids
 
     def _triangle_affines(self, dst: np.ndarray, src: np.ndarray) -> np.ndarray:
-        """(T, 2, 3) affines mapping each target triangle onto its source."""
+        """(T, 2, 3) affines mapping each target triangle onto its source.
+
+        Closed form (Cramer's rule); degenerate target triangles get the
+        translation-free identity, they cover no pixel anyway.
+        """
         tri = self.tris
-        d = np.concatenate([dst[tri], np.ones((len(tri), 3, 1))], axis=2)  # (T, 3, 3)
+        x1, y1 = dst[tri[:, 0], 0], dst[tri[:, 0], 1]
+        x2, y2 = dst[tri[:, 1], 0], dst[tri[:, 1], 1]
+        x3, y3 = dst[tri[:, 2], 0], dst[tri[:, 2], 1]
+        det = x1 * (y2 - y3) + x2 * (y3 - y1) + x3 * (y1 - y2)
+        ok = np.abs(det) > 1e-9
+        inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+        # Rows of the inverse of [[x1, y1, 1], [x2, y2, 1], [x3, y3, 1]] (as columns).
+        ia = np.stack([y2 - y3, y3 - y1, y1 - y2], 1) * inv[:, None]
+        ib = np.stack([x3 - x2, x1 - x3, x2 - x1], 1) * inv[:, None]
+        ic = np.stack([x2 * y3 - x3 * y2, x3 * y1 - x1 * y3, x1 * y2 - x2 * y1], 1) * inv[:, None]
         s = src[tri]  # (T, 3, 2)
-        det = np.linalg.det(d)
-        ok = np.abs(det) > 1e-6
-        aff = np.zeros((len(tri), 3, 2))
-        aff[ok] = np.linalg.solve(d[ok], s[ok])
-        aff[~ok] = np.array([[1, 0], [0, 1], [0, 0]], dtype=np.float64)
-        return aff.transpose(0, 2, 1)
+        aff = np.empty((len(tri), 2, 3))
+        for c in range(2):
+            aff[:, c, 0] = (ia * s[:, :, c]).sum(1)
+            aff[:, c, 1] = (ib * s[:, :, c]).sum(1)
+            aff[:, c, 2] = (ic * s[:, :, c]).sum(1)
+        aff[~ok] = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+        return aff
 
     # ----------------------------------------------------------------- outer
     def outer_field(self, dst: np.ndarray, src: np.ndarray, face: float) -> np.ndarray:
@@ -136,10 +152,11 @@ class MeshWarper:
         o_rigid = o_dst @ aff[:, :2].T + aff[:, 2] - o_dst
         resid = (o_src - o_dst) - o_neck[:, None] * o_rigid
         sigma = cfg.contour_sigma * face
-        diff = pts[:, None, :].astype(np.float32) - o_dst[None].astype(np.float32)
-        d2 = (diff * diff).sum(2)
-        phi = np.exp(-(d2 - d2.min(1, keepdims=True)) / (2 * sigma * sigma))
-        r = (phi @ resid) / phi.sum(1, keepdims=True)
+        o32 = o_dst.astype(np.float32)
+        d2 = self.coarse_sq[:, None] + (o32**2).sum(1)[None] - 2.0 * (self.coarse32 @ o32.T)
+        d2 -= d2.min(1, keepdims=True)
+        phi = np.exp(d2 * np.float32(-0.5 / (sigma * sigma)))
+        r = (phi @ resid.astype(np.float32)) / phi.sum(1, keepdims=True)
         w_res = np.exp(-((dist / (0.6 * cfg.hair_radius * face)) ** 2)) * self.border_w
         field = (w_rigid[:, None] * rigid + w_res[:, None] * r).astype(np.float32).reshape(g, g, 2)
         return cv2.resize(field, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
@@ -163,12 +180,15 @@ class MeshWarper:
         field = self.outer_field(dst_v[:, :2], src_v[:, :2], face)
         inside = ids >= 0
         ys, xs = np.nonzero(inside)
-        aff = self._triangle_affines(dst_v[:, :2], src_v[:, :2])[ids[ys, xs]]  # (P, 2, 3)
-        sx = aff[:, 0, 0] * xs + aff[:, 0, 1] * ys + aff[:, 0, 2]
-        sy = aff[:, 1, 0] * xs + aff[:, 1, 1] * ys + aff[:, 1, 2]
+        # Displacement (source - target) is affine per triangle too.
+        aff = self._triangle_affines(dst_v[:, :2], src_v[:, :2]).astype(np.float32)
+        aff[:, 0, 0] -= 1.0
+        aff[:, 1, 1] -= 1.0
+        tid = ids[ys, xs]
+        xf, yf = xs.astype(np.float32), ys.astype(np.float32)
         mesh = np.zeros_like(field)
-        mesh[ys, xs, 0] = sx - xs
-        mesh[ys, xs, 1] = sy - ys
+        for c in range(2):
+            mesh[ys, xs, c] = aff[tid, c, 0] * xf + aff[tid, c, 1] * yf + aff[tid, c, 2]
         f = self.cfg.face_feather
         if f > 0:
             m = inside.astype(np.uint8)
