@@ -67,6 +67,17 @@ def main() -> None:
         rows.append(np.hstack([_label(blank, "driver")] + [_label(_tile(frames[i]), f"#{i}") for i in idx]))
         rows.append(np.hstack([_label(_tile(portrait.image), "source")] + [_tile(outs[i]) for i in idx]))
     write_image(args.out, np.vstack(rows))
+    # The built-in demo motion on the astronaut (what `reenactor demo` writes).
+    from skimage import data
+
+    from reenactor.motion.templates import template
+
+    portrait = r.prepare(data.astronaut())
+    params = template("demo")
+    idx = np.linspace(10, len(params) - 10, N + 1).round().astype(int)
+    outs = list(r.animate_params(portrait, [params[i] for i in idx], crop_output=True))
+    tiles = [_label(_tile(o), f"#{i}") for o, i in zip(outs, idx)]
+    write_image(args.out.with_name("demo_strip.jpg"), np.hstack(tiles))
 
 
 if __name__ == "__main__":

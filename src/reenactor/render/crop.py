@@ -78,5 +78,11 @@ class CropTransform:
 
     def extract(self, image: np.ndarray) -> np.ndarray:
         """The crop of ``image`` (HxWxC uint8) at working resolution."""
-        interp = cv2.INTER_AREA if self.scale < 1 else cv2.INTER_LINEAR
-        return cv2.warpAffine(image, self.matrix, (self.size, self.size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+        m = self.matrix
+        if self.scale < 0.5:  # shrink with area averaging first: no aliasing
+            f = 2.0 * self.scale
+            h, w = image.shape[:2]
+            image = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+            m = m.copy()
+            m[:, :2] /= f
+        return cv2.warpAffine(image, m, (self.size, self.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
