@@ -1,0 +1,194 @@
+"""``reenactor eval``: run the evaluation protocols and write the report.
+
+Wired into the main CLI through :func:`add_eval_parser` / :func:`run_eval`;
+also runnable alone as ``python -m reenactor.eval``.
+
+Writes ``OUT/results.json`` and ``OUT/report.html`` (self-contained), and with
+``--markdown PATH`` also the docs page and its images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from reenactor.errors import InputError, OutputError, ReenactorError
+
+DEFAULT_METHODS = ("static", "driver", "naive2d", "reenactor")
+#: Items whose strips go into docs/benchmarks.md (the HTML report has all of them).
+DOC_STRIP_ITEMS = (
+    "styletalk_furious2",
+    "mead_m030_1080p",
+    "mona_lisa__lp_d0",
+    "jolie_photo__retalking_1",
+    "hathaway__hdtf_markey",
+    "musk__styletalk_nice",
+)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def _csv(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``eval`` options to ``p`` and return it."""
+    p.add_argument("--protocol", choices=("self", "cross", "all"), default="all", help="which protocol(s) to run (default: all)")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder for results.json and report.html")
+    p.add_argument("--data", type=Path, metavar="DIR", default=None, help="data folder with MANIFEST.tsv (default: $REENACTOR_DATA or <repo>/../shared/data)")
+    p.add_argument("--max-frames", type=_positive_int, default=90, metavar="N", help="frames read from the start of each clip (default: 90)")
+    p.add_argument("--id-stride", type=_positive_int, default=1, metavar="K", help="identity descriptors on every K-th frame (default: 1, every frame)")
+    p.add_argument("--methods", type=_csv, default=list(DEFAULT_METHODS), metavar="LIST", help="comma-separated methods (default: static,driver,naive2d,reenactor)")
+    p.add_argument("--items", type=_csv, default=None, metavar="LIST", help="comma-separated item names from sets.tsv (default: all of the protocol)")
+    p.add_argument("--markdown", type=Path, default=None, metavar="PATH", help="also write a markdown summary (e.g. docs/benchmarks.md)")
+    p.add_argument("--assets", type=Path, default=None, metavar="DIR", help="images for --markdown (default: <markdown dir>/benchmarks)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def add_eval_parser(subparsers) -> argparse.ArgumentParser:
+    """Register the ``eval`` sub-command on an ``argparse`` subparsers object.
+
+    The returned parser has ``func=run_eval`` as default.
+    """
+    p = subparsers.add_parser(
+        "eval",
+        help="measure quality and speed against baselines (needs the eval extra)",
+        description="Run the self/cross reenactment protocols with dlib-based metrics and write results.json + report.html.",
+    )
+    configure_parser(p)
+    p.set_defaults(func=run_eval)
+    return p
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() or None
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Run the evaluation described by parsed ``args`` (see :func:`configure_parser`).
+
+    Returns:
+        0 on success.
+
+    Raises:
+        ReenactorError: bad options, missing data or dependencies, unwritable output.
+    """
+    from tqdm import tqdm  # noqa: PLC0415
+
+    import reenactor  # noqa: PLC0415
+    from reenactor.eval import report  # noqa: PLC0415
+    from reenactor.eval.dlibface import DlibFace  # noqa: PLC0415
+    from reenactor.eval.methods import make_methods  # noqa: PLC0415
+    from reenactor.eval.runner import RunOptions, max_rss_mb, run_item, total_steps  # noqa: PLC0415
+    from reenactor.eval.sets import load_sets, resolve_data_dir, select, validate  # noqa: PLC0415
+
+    t_start = time.perf_counter()
+    data_dir = resolve_data_dir(args.data)
+    items = select(load_sets(), args.protocol, args.items)
+    if not items:
+        raise InputError(f"no items selected for protocol {args.protocol}")
+    validate(items, data_dir)
+    if len(set(args.methods)) != len(args.methods) or not args.methods:
+        raise InputError(f"--methods must list distinct methods, got {args.methods}")
+    out_dir: Path = args.out
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out_dir}: {exc}") from exc
+    options = RunOptions(max_frames=args.max_frames, id_stride=args.id_stride)
+    face = DlibFace()
+    methods = make_methods(args.methods)
+    names = [m.name for m in methods]
+
+    results = []
+    with tqdm(total=total_steps(items, methods), file=sys.stderr, disable=args.no_progress, unit="step", dynamic_ncols=True) as bar:
+
+        def step(label: str) -> None:
+            bar.set_postfix_str(label, refresh=False)
+            bar.update(1)
+
+        for item in items:
+            bar.set_description(f"{item.protocol}:{item.name}"[:40])
+            results.append(run_item(item, data_dir, methods, face, options, step))
+
+    import dlib  # noqa: PLC0415
+
+    meta = {
+        "protocol": args.protocol,
+        "max_frames": args.max_frames,
+        "id_stride": args.id_stride,
+        "methods": names,
+        "data_dir": str(data_dir),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "reenactor_version": getattr(reenactor, "__version__", None),
+        "git": _git_commit(),
+        "dlib_version": dlib.__version__,
+        "python": platform.python_version(),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "ru_maxrss_mb": max_rss_mb(),
+        "memory_method": "peak RSS sampled every 10 ms from /proc/self/statm during each method call; ru_maxrss for the process",
+    }
+    meta["wall_seconds"] = time.perf_counter() - t_start
+    doc = report.results_document(results, names, meta)
+    report.write_json(doc, out_dir / "results.json")
+    report.write_html(doc, results, names, out_dir / "report.html")
+    if args.markdown is not None:
+        assets = args.assets if args.assets is not None else args.markdown.parent / "benchmarks"
+        meta["wall_seconds"] = time.perf_counter() - t_start
+        report.write_markdown(doc, results, names, args.markdown, assets, DOC_STRIP_ITEMS, "scripts/make_benchmarks.sh")
+    for protocol, s in doc["summary"].items():
+        header, rows = report.table_rows(protocol, s["methods"], names)
+        print(f"{protocol} ({s['items']} items)")
+        print("  " + " | ".join(header))
+        for r in rows:
+            print("  " + " | ".join(r))
+    print(f"wrote {out_dir / 'results.json'} and {out_dir / 'report.html'} in {time.perf_counter() - t_start:.0f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m reenactor.eval``)."""
+    parser = configure_parser(argparse.ArgumentParser(prog="python -m reenactor.eval", description=__doc__.splitlines()[0]))
+    args = parser.parse_args(argv)
+    try:
+        return run_eval(args)
+    except ReenactorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Methods compared by the evaluation: three baselines and the pipeline.
+
+Every method maps ``(portrait, driver_frames, fps, protocol)`` to one output
+frame per driver frame. Inputs and outputs are ``HxWx3`` ``uint8`` RGB.
+
+* ``static``: the portrait unchanged in every frame (identity upper bound,
+  zero motion);
+* ``driver``: the driver frames themselves (motion upper bound, wrong
+  identity); in the self protocol it *is* the ground truth, so it is left out
+  there;
+* ``naive2d``: :mod:`reenactor.eval.naive2d`;
+* ``reenactor``: :meth:`reenactor.api.Reenactor.animate_frames` with the
+  default :class:`reenactor.config.ReenactorConfig`; ``reference_frame=0``
+  in the self protocol (frame 0 is the portrait), automatic otherwise;
+  ``motion="relative"`` in both.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from reenactor.errors import InputError
+
+METHOD_NAMES = ("static", "driver", "naive2d", "reenactor")
+
+
+class Method(Protocol):
+    """A reenactment method under evaluation."""
+
+    name: str
+
+    def generate(
+        self, portrait: np.ndarray, driver_frames: list[np.ndarray], fps: float, protocol: str
+    ) -> list[np.ndarray]:
+        """One ``HxWx3`` ``uint8`` RGB output frame per driver frame."""
+        ...  # pragma: no cover
+
+
+class StaticMethod:
+    """The portrait unchanged (one shared array, repeated)."""
+
+    name = "static"
+
+    def generate(self, portrait, driver_frames, fps, protocol):
+        """``[portrait] * len(driver_frames)``."""
+        return [portrait] * len(driver_frames)
+
+
+class DriverMethod:
+    """The driver frames themselves."""
+
+    name = "driver"
+
+    def generate(self, portrait, driver_frames, fps, protocol):
+        """``list(driver_frames)``."""
+        return list(driver_frames)
+
+
+class Naive2DMethod:
+    """Naive-2D landmark-delta warp (mediapipe landmarks; see :mod:`reenactor.eval.naive2d`)."""
+
+    name = "naive2d"
+
+    def __init__(self) -> None:
+        from reenactor.eval.naive2d import Naive2D  # noqa: PLC0415
+
+        self._impl = Naive2D()
+
+    def generate(self, portrait, driver_frames, fps, protocol):
+        """Warp the portrait by the driver's 2D landmark deltas."""
+        return self._impl.animate(portrait, driver_frames)
+
+
+class ReenactorMethod:
+    """The pipeline: ``Reenactor(ReenactorConfig()).animate_frames(...)``."""
+
+    name = "reenactor"
+
+    def __init__(self) -> None:
+        from reenactor.api import Reenactor  # noqa: PLC0415
+        from reenactor.config import ReenactorConfig  # noqa: PLC0415
+
+        self._impl = Reenactor(ReenactorConfig())
+
+    def generate(self, portrait, driver_frames, fps, protocol):
+        """Animate; frame 0 is the motion reference in the self protocol."""
+        return self._impl.animate_frames(
+            portrait,
+            driver_frames,
+            fps=fps,
+            reference_frame=0 if protocol == "self" else None,
+            motion="relative",
+            crop=False,
+        )
+
+
+def pipeline_available() -> bool:
+    """True when :mod:`reenactor.api` can be imported (the pipeline exists)."""
+    try:
+        from reenactor.api import Reenactor  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
+
+
+def make_methods(names: list[str] | tuple[str, ...]) -> list[Method]:
+    """Instantiate methods by name, in the order given.
+
+    Raises:
+        InputError: an unknown name, or ``reenactor`` while the pipeline is missing.
+    """
+    out: list[Method] = []
+    for n in names:
+        if n == "static":
+            out.append(StaticMethod())
+        elif n == "driver":
+            out.append(DriverMethod())
+        elif n == "naive2d":
+            out.append(Naive2DMethod())
+        elif n == "reenactor":
+            if not pipeline_available():
+                raise InputError("method 'reenactor' asked, but reenactor.api cannot be imported")
+            out.append(ReenactorMethod())
+        else:
+            raise InputError(f"unknown method {n!r} (choose from {', '.join(METHOD_NAMES)})")
+    return out
