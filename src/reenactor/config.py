@@ -32,8 +32,8 @@ class SmoothingConfig:
     the parameters do not depend on the clip's resolution.
     """
 
-    min_cutoff: float = 1.7  # Hz: lower = smoother when still
-    beta: float = 0.35  # speed coefficient: higher = less lag on fast motion
+    min_cutoff: float = 12.0  # Hz: lower = smoother when still
+    beta: float = 2.0  # speed coefficient: higher = less lag on fast motion
     d_cutoff: float = 1.0  # Hz: cutoff of the derivative estimate
     #: Frames over which a re-found face blends back from the held pose.
     lost_blend_frames: int = 6
@@ -82,7 +82,7 @@ class RenderConfig:
     #: Resolution of the smooth outer displacement field (then upsampled).
     field_size: int = 64
     #: Feather (pixels) between the exact face-mesh field and the outer field.
-    face_feather: int = 7
+    face_feather: int = 3
     #: Inner mouth: "driver" (driver's mouth interior, colour matched),
     #: "synthetic" (procedural cavity and teeth) or "off".
     mouth: str = "driver"
