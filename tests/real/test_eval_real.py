@@ -55,12 +55,17 @@ def test_different_people_do_not_verify(face, shared_data, a, b):
 
 
 def test_real_frame_shifted_by_k_pixels_gives_akd_k(face, shared_data):
+    """AKD of a frame against itself shifted by k pixels is k, within 1.1 px.
+
+    The tolerance is dlib's noise floor on a 256x256 frame: integer landmark
+    coordinates and a HOG detector box that moves in 8-pixel cells.
+    """
     frame = read_video(shared_data / "videos" / "dreamtalk__W009_front_neutral_level1_001.mp4", 1).frames[0]
     base = face.measure(frame)
     for k in (4, 10):
         moved = np.zeros_like(frame)
         moved[:, k:] = frame[:, :-k]
-        assert M.akd(face.measure(moved).landmarks, base.landmarks) == pytest.approx(k, abs=0.7)
+        assert M.akd(face.measure(moved).landmarks, base.landmarks) == pytest.approx(k, abs=1.1)
 
 
 @pytest.mark.parametrize("portrait", ["deepface__img29.jpg", "EAMM__jake4.png"])

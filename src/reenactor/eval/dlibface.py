@@ -34,11 +34,6 @@ DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 #: Frames are searched for faces at most this large (longer side, pixels).
 DETECT_MAX_SIDE = 640
 
-# HOG box vs. landmark box (median over 108 frames of 12 clips): side ratio and
-# vertical centre offset in units of the landmark box's larger side.
-_BOX_SCALE = 1.034
-_BOX_DY = 0.085
-
 
 def dlib_available() -> bool:
     """True when both ``dlib`` and ``face_recognition_models`` are installed."""
@@ -137,16 +132,6 @@ class DlibFace:
         sy = h / small.shape[0]
         return (best.left() * sx, best.top() * sy, (best.right() + 1) * sx, (best.bottom() + 1) * sy)
 
-    def _refined_rect(self, lm: np.ndarray):
-        """Detector-like square box from 68 landmarks (median HOG-box relation on the data set)."""
-        lo = lm.min(axis=0)
-        hi = lm.max(axis=0)
-        size = float((hi - lo).max())
-        cx = (lo[0] + hi[0]) / 2.0
-        cy = (lo[1] + hi[1]) / 2.0 - _BOX_DY * size
-        half = _BOX_SCALE * size / 2.0
-        return self._dlib.rectangle(int(round(cx - half)), int(round(cy - half)), int(round(cx + half)), int(round(cy + half)))
-
     def measure(self, image: np.ndarray, descriptor: bool = True) -> FaceMeasurement:
         """Detect the most confident face, its 68 landmarks and (optionally) its descriptor.
 
@@ -178,12 +163,6 @@ class DlibFace:
                 int(round(box[0])), int(round(box[1])), int(round(box[2])) - 1, int(round(box[3])) - 1
             )
             shape = self._predictor(image, rect)
-            lm = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
-            # One refinement from a box derived from the landmarks themselves:
-            # the HOG box moves in 8-pixel cells, which makes the landmarks
-            # less shift-equivariant (AKD of a k-pixel shift: mean error 0.22
-            # -> 0.12 px, max 1.0 -> 0.6 px on 256-512 px faces).
-            shape = self._predictor(image, self._refined_rect(lm))
             lm = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
             desc = None
             if descriptor:

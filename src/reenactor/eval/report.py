@@ -56,6 +56,17 @@ CROSS_COLUMNS = (
 )
 COLUMNS = {"self": SELF_COLUMNS, "cross": CROSS_COLUMNS}
 
+#: Columns of the per-item tables in the docs page (the HTML report has all).
+DOC_ITEM_COLUMNS = {
+    "self": ("psnr", "ssim", "akd", "id_dist", "rot_err", "expr_corr", "jitter"),
+    "cross": ("id_verify", "id_dist", "yaw_corr", "roll_corr", "mouth_open_corr", "expr_mae", "jitter", "face_found"),
+}
+
+
+def _stride_text(stride: int) -> str:
+    return "every frame" if stride == 1 else f"every {stride}th frame"
+
+
 METRIC_NOTES = {
     "self": (
         "Self-reenactment: frame 0 of a clip is the portrait, the clip drives it, frames 1..N-1 are "
@@ -309,8 +320,8 @@ def write_html(doc: dict, results: list[ItemResult], methods: list[str], path: P
         "<h1>reenactor evaluation</h1>",
         "<p class='note'>"
         + html.escape(
-            f"protocol {meta['protocol']}, up to {meta['max_frames']} frames per clip, identity on every "
-            f"{meta['id_stride']}. frame; data {meta['data_dir']}; measured with dlib {meta.get('dlib_version')} "
+            f"protocol {meta['protocol']}, up to {meta['max_frames']} frames per clip, identity on "
+            f"{_stride_text(meta['id_stride'])}; data {meta['data_dir']}; measured with dlib {meta.get('dlib_version')} "
             f"(HOG detector, 68-point predictor, ResNet descriptor), independent of the pipeline's mediapipe. "
             f"Wall time {meta.get('wall_seconds', 0):.0f} s. Bold: best non-bound method per column "
             "(static and driver are bounds)."
@@ -436,7 +447,7 @@ def write_markdown(
         "",
         f"Measured {meta.get('date')} with reenactor {meta.get('reenactor_version')} (git {meta.get('git')}), "
         f"dlib {meta.get('dlib_version')}; up to {meta['max_frames']} frames per clip, identity descriptors on "
-        f"every {meta['id_stride']}. frame. All metrics use dlib (HOG detector, 68 landmarks, ResNet "
+        f"{_stride_text(meta['id_stride'])}. All metrics use dlib (HOG detector, 68 landmarks, ResNet "
         "descriptor), never the pipeline's mediapipe. The sets are fixed in `src/reenactor/eval/sets.tsv`.",
         "",
         "Methods: **static** = the portrait unchanged (identity bound), **driver** = the driver frames "
@@ -459,11 +470,21 @@ def write_markdown(
         lines += ["Items:", ""]
         for r in items:
             i = r.info
+            src = f"{i['portrait']} <- " if protocol == "cross" else ""
             lines.append(
-                f"- `{i['name']}`: {i['portrait']} <- {i['driver']} ({i['driver_size'][0]}x{i['driver_size'][1]}, "
+                f"- `{i['name']}`: {src}{i['driver']} ({i['driver_size'][0]}x{i['driver_size'][1]}, "
                 f"{i['fps']} fps, {i['frames']} frames, audio {'yes' if i['has_audio'] else 'no'}): {i['why']}"
             )
         lines.append("")
+        keys = DOC_ITEM_COLUMNS[protocol]
+        cols = [c for c in COLUMNS[protocol] if c[0] in keys]
+        header = ["item", "method"] + [c[1] for c in cols]
+        rows = []
+        for r in items:
+            for m in methods:
+                if m in r.metrics and m not in ("static", "driver"):
+                    rows.append([r.info["name"], m] + [_fmt(r.metrics[m].get(k), f) for k, _, f, _ in cols])
+        lines += ["Per item (the bounds are in report.html):", "", _md_table(header, rows), ""]
         for r in items:
             if r.info["name"] not in strip_items or r.strip is None:
                 continue
