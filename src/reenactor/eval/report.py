@@ -344,7 +344,8 @@ def write_html(doc: dict, results: list[ItemResult], methods: list[str], path: P
     parts.append(
         "<p class='note'>fps = output frames / wall seconds of the method's call on this machine "
         f"({html.escape(str(meta.get('cpu')))}). Peak RSS: resident set size of the whole process sampled "
-        "every 10 ms from /proc/self/statm while the method ran; rise = peak minus RSS at the call's start. "
+        "every 10 ms from /proc/self/statm while the method ran; rise = peak minus RSS at the call's start "
+        "(after gc + malloc_trim), i.e. what the method itself needed, including its returned frames. "
         f"Process ru_maxrss at the end: {meta.get('ru_maxrss_mb', 0):.0f} MiB.</p>"
     )
     parts.append(_html_table(header, rows))
@@ -505,7 +506,8 @@ def write_markdown(
         f"On {meta.get('cpu')} ({meta.get('cpu_count')} cores). fps = output frames / wall seconds of the "
         "method's call (portrait analysis included, model loading excluded). Peak RSS = the whole "
         "process's resident set sampled every 10 ms from /proc/self/statm while the method ran (includes "
-        "the evaluator's own models and decoded clips); rise = peak minus RSS at the call's start. "
+        "the evaluator's own models and decoded clips); rise = peak minus RSS at the call's start (after "
+        "gc + malloc_trim), i.e. what the method itself needed, including the list of output frames it returns. "
         f"Process ru_maxrss at the end: {meta.get('ru_maxrss_mb', 0):.0f} MiB.",
         "",
         _md_table(header, rows),

@@ -8,7 +8,9 @@ Speed: ``fps`` = output frames / wall-clock seconds of the method's
 ``generate`` call (model construction excluded, per-portrait preparation
 included). Memory: the peak resident set size of the process while the method
 ran, sampled from ``/proc/self/statm`` every 10 ms (``peak_rss_mb``), and
-its rise over the RSS at the call's start (``rss_rise_mb``); the
+its rise over the RSS at the call's start (``rss_rise_mb``, after a garbage
+collection and ``malloc_trim``, so it does not depend on the method run
+before); the
 process-wide ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at the end of the
 run is reported too. RSS counts everything the process holds (models, decoded
 clips), so only the rise is specific to a method.
@@ -16,6 +18,8 @@ clips), so only the rise is specific to a method.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 import random
 import resource
@@ -133,6 +137,20 @@ class PeakRSS:
         self._thread.join()
         self._sample()
         self.peak_mb = self._peak / 2**20
+
+
+def release_free_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc ``malloc_trim``).
+
+    Called before each method so that its RSS rise does not depend on what
+    the previous method left in the allocator's free lists. A no-op where
+    glibc is not available.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def max_rss_mb() -> float:
@@ -273,6 +291,7 @@ def run_item(
     for method in methods:
         if item.protocol == "self" and method.name == "driver":
             continue  # identical to the ground truth by construction
+        release_free_memory()
         with PeakRSS() as mem:
             t0 = time.perf_counter()
             try:
@@ -326,8 +345,9 @@ def run_item(
             scores.setdefault(k, v)
         res.metrics[method.name] = scores
         res.series[method.name] = series
-        strip_rows.append(tiles)
-        strip_labels.append(method.name)
+        if method.name != "driver":  # already the strip's first (reference) row
+            strip_rows.append(tiles)
+            strip_labels.append(method.name)
         if step:
             step(method.name)
     res.strip = compose_strip(strip_rows, strip_labels)
