@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
+import cv2
 import numpy as np
 
 from reenactor.config import ReenactorConfig
@@ -250,8 +251,6 @@ class Reenactor:
             target_out = target
         else:
             (x0, y0, x1, y1), ux, uy = portrait._spaces["roi"]
-            import cv2
-
             sx = cv2.remap(map_x, ux, uy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             sy = cv2.remap(map_y, ux, uy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             s, (ox, oy) = portrait.crop.scale, portrait.crop.offset
