@@ -16,6 +16,11 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
+# torch (train extra): pin the release whose CPU wheel this project is tested with,
+# so pip does not pull a multi-GB CUDA build for the test and training tiers.
+case ",$extras," in
+  *,train,*) .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" ;;
+esac
 spec="."
 [ -n "$extras" ] && spec=".[${extras}]"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"

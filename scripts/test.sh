@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set everything up (with the test and eval extras) and run the tests.
+# Set everything up (with the test, eval and train extras) and run the tests.
 # The real-data tier (tests/real) runs when ../shared/data exists, and is skipped otherwise.
-. "$(dirname "$0")/_env.sh" "test,eval"
+. "$(dirname "$0")/_env.sh" "test,eval,train"
 python -m pytest -q -p no:cacheprovider "$@"

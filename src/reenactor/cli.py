@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_eval_parser = None
     if add_eval_parser is not None:
         add_eval_parser(sub)
+    from reenactor.train.cli import add_train_parser
+
+    add_train_parser(sub)
     return parser
 
 
@@ -240,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
             from reenactor.eval.cli import run_eval
 
             return run_eval(args)
+        if args.command == "train":
+            from reenactor.train.cli import run_train
+
+            return run_train(args)
         return handlers[args.command](args)
     except ReenactorError as exc:
         print(f"reenactor: error: {exc}", file=sys.stderr)
