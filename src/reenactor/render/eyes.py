@@ -97,8 +97,13 @@ class EyeRenderer:
         rest = (disc > 0) & ~known
         rgb[rest] = roi[visible].mean(0) if visible.any() else rgb[rest]
         alpha = disc
-        # Inpaint what the iris covered inside the opening (slightly larger).
-        hole = ((dist <= r * 1.15 + 1) & (opening > 0)).astype(np.uint8)
+        # Inpaint what the iris covered inside the opening (slightly larger);
+        # the opening is grown by a quarter of the iris radius so iris pixels
+        # just outside the landmark lid line do not stay on the lid margin
+        # (they would ride up with the lid when the eye opens wider).
+        grow = max(1, int(round(0.25 * r)))
+        grown = cv2.dilate((opening > 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        hole = ((dist <= r * 1.15 + 1) & (grown > 0)).astype(np.uint8)
         big_pad = half
         bx0, by0 = max(0, x0 - big_pad), max(0, y0 - big_pad)
         bx1, by1 = min(w, x1 + big_pad), min(h, y1 + big_pad)

@@ -6,17 +6,28 @@ integers). It is assembled from two fields:
 
 * **inside the face**: a piecewise-affine map over mediapipe's face mesh
   (plus eye and mouth fans), rasterised at full resolution and drawn back to
-  front by depth; triangles that face away from the camera after the motion
-  are not drawn, so a turning head hides its far cheek instead of folding it;
+  front by depth; triangles whose 3D normal faces away from the camera after
+  the motion are not drawn, so a turning head hides its far cheek and the far
+  side of the nose instead of folding them;
 * **outside the face**: a smooth field at low resolution made of the head's
   rigid motion (a 2D affine fitted on stable points) fading with distance from
   the face (hair and ears follow, the neck follows less, the crop border not
   at all), plus the face contour's own motion (jaw opening) spread outwards.
 
 The two are blended by a feathered face mask.
+
+**Revealed regions** (:class:`MirrorLayer`): a triangle that the portrait
+shows edge-on (the side of the nose or the cheek near the outline of a
+frontal face) but that faces the camera after the head turns would be
+sampled from a few squeezed pixels. Where its mirror triangle (across the
+face's midline, :data:`reenactor.face.topology.MIRROR`) is better seen in the
+portrait, the texture is taken from there instead, reflected, and its
+low-frequency shading is corrected to that of the side it replaces.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -28,6 +39,123 @@ from reenactor.face import topology as T
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     t = np.clip((x - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
     return t * t * (3 - 2 * t)
+
+
+@dataclass(frozen=True)
+class MirrorLayer:
+    """Second sampling of revealed regions from the mirrored side of the face.
+
+    Attributes:
+        map_x, map_y: (S, S) float32 backward map into the mirrored triangles.
+        weight: (S, S) float32 in [0, 1], how much of the mirrored sample to use.
+        box: (x0, y0, x1, y1) crop-pixel box holding every non-zero weight.
+    """
+
+    map_x: np.ndarray
+    map_y: np.ndarray
+    weight: np.ndarray
+    box: tuple[int, int, int, int]
+
+
+def triangle_facing(points: np.ndarray, tris: np.ndarray, outward: np.ndarray) -> np.ndarray:
+    """Cosine between each triangle's outward normal and the view direction.
+
+    Args:
+        points: (N, 3) vertices, pixels (x right, y down, z away from viewer).
+        tris: (T, 3) vertex indices.
+        outward: (T,) +1/-1 winding signs making the normals point outwards.
+
+    Returns:
+        (T,) float64 in [-1, 1]; > 0 means the triangle faces the camera.
+    """
+    a, b, c = points[tris[:, 0]], points[tris[:, 1]], points[tris[:, 2]]
+    n = np.cross(b - a, c - a) * outward[:, None]
+    return -n[:, 2] / (np.linalg.norm(n, axis=1) + 1e-12)
+
+
+def outward_signs(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(T,) winding signs so that normals point away from the head's centre.
+
+    The centre is placed one inter-ocular distance behind the stable face
+    points along the head's depth axis (a sphere-like head); valid for any
+    pose of ``points`` (N >= 478, pixels).
+    """
+    from reenactor.face.pose import head_axes
+
+    lm = points[: T.N_LANDMARKS]
+    centre = lm[list(T.STABLE_POINTS)].mean(0) + head_axes(lm)[:, 2] * T.inter_ocular(lm)
+    a, b, c = points[tris[:, 0]], points[tris[:, 1]], points[tris[:, 2]]
+    n = np.cross(b - a, c - a)
+    away = np.einsum("ij,ij->i", n, (a + b + c) / 3.0 - centre)
+    return np.where(away >= 0, 1.0, -1.0)
+
+
+# Lash line vertices: one per upper-lid point, between the lid and the ring
+# above it (indices 481.. in the warper's vertex array: right eye, then left).
+_LIDS = ((T.RIGHT_UPPER_LID, T.RIGHT_LID_RING), (T.LEFT_UPPER_LID, T.LEFT_LID_RING))
+_N_LID = len(T.RIGHT_UPPER_LID)
+LASH_FIRST = T.N_WITH_VIRTUAL
+N_WARP_VERTICES = LASH_FIRST + 2 * _N_LID
+LASH_MIRROR = tuple(range(LASH_FIRST + _N_LID, N_WARP_VERTICES)) + tuple(range(LASH_FIRST, LASH_FIRST + _N_LID))
+
+
+def lash_band_triangles(tris: np.ndarray) -> np.ndarray:
+    """Re-triangulate the upper-lid bands with a lash line in the middle.
+
+    The mesh's 16 triangles between each upper lid and the ring above it are
+    replaced by two strips: lid -> lash line (the lashes and lid margin, moved
+    rigidly with the lid) and lash line -> ring (lid skin, which stretches).
+    A closing eye then keeps a crisp lash line where the lids meet instead of
+    a smeared dark band.
+
+    Args:
+        tris: (T, 3) triangles over the 481 vertices of
+            :func:`reenactor.face.topology.with_virtual_points`.
+
+    Returns:
+        (T + 16, 3) int32 triangles over :data:`N_WARP_VERTICES` vertices.
+    """
+    drop = set()
+    for lid, ring in _LIDS:
+        band = set(lid) | set(ring)
+        drop |= {k for k, t in enumerate(tris.tolist()) if set(t) <= band}
+    keep = [t for k, t in enumerate(tris.tolist()) if k not in drop]
+    new = []
+    for e, (lid, ring) in enumerate(_LIDS):
+        lash = [LASH_FIRST + e * _N_LID + i for i in range(_N_LID)]
+        for i in range(_N_LID - 1):
+            for lo, hi in ((lid, lash), (lash, ring)):
+                new.append((lo[i], lo[i + 1], hi[i + 1]))
+                new.append((lo[i], hi[i + 1], hi[i]))
+    return np.array(keep + new, dtype=np.int32)
+
+
+def with_lash_points(src_v: np.ndarray, dst_v: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Append the lash-line vertices to source and target vertex arrays.
+
+    In the source the lash line lies ``fraction`` of the way from each upper
+    lid point to the ring point above it. In the target it keeps the source's
+    lid-to-lash distance (scaled with the head), up to 90% of the target band,
+    so the lashes move with the lid without stretching.
+
+    Args:
+        src_v, dst_v: (481, 3) vertices from ``with_virtual_points``, crop px.
+        fraction: lash band height as a fraction of the lid-to-ring distance.
+
+    Returns:
+        (src, dst), each (N_WARP_VERTICES, 3) float64.
+    """
+    scale = T.inter_ocular(dst_v) / max(T.inter_ocular(src_v), 1e-6)
+    src_l, dst_l = [], []
+    for lid, ring in _LIDS:
+        ls, rs = src_v[list(lid)], src_v[list(ring)]
+        ld, rd = dst_v[list(lid)], dst_v[list(ring)]
+        src_l.append(ls + fraction * (rs - ls))
+        h = fraction * np.linalg.norm((rs - ls)[:, :2], axis=1) * scale
+        band = np.linalg.norm((rd - ld)[:, :2], axis=1)
+        f = np.minimum(h, 0.9 * band) / np.maximum(band, 1e-6)
+        dst_l.append(ld + f[:, None] * (rd - ld))
+    return np.concatenate([src_v, *src_l]), np.concatenate([dst_v, *dst_l])
 
 
 def fit_affine_2d(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -48,7 +176,7 @@ class MeshWarper:
         self.cfg = cfg or RenderConfig()
         n = self.cfg.work_size
         self.size = n
-        self.tris = T.mesh_triangles()
+        self.tris = lash_band_triangles(T.mesh_triangles())
         gx, gy = np.meshgrid(np.arange(n, dtype=np.float32), np.arange(n, dtype=np.float32))
         self.grid_x, self.grid_y = gx, gy
         g = self.cfg.field_size
@@ -63,40 +191,43 @@ class MeshWarper:
         border = np.minimum(np.minimum(cx, n - 1 - cx), np.minimum(cy, n - 1 - cy))
         self.border_w = _smoothstep(border, 0.25 * m, m).ravel()
         self.oval = np.array(T.face_oval())
+        # Mirror of each triangle (vertex for vertex) and whether the mesh has it.
+        mirror = np.array(T.MIRROR_WITH_VIRTUAL + LASH_MIRROR)
+        self.mirror_src = mirror[self.tris]
+        lookup = {tuple(sorted(t)): k for k, t in enumerate(self.tris.tolist())}
+        self.mirror_index = np.array([lookup.get(tuple(sorted(t)), k) for k, t in enumerate(self.mirror_src.tolist())])
+        self.has_mirror = np.array([tuple(sorted(t)) in lookup for t in self.mirror_src.tolist()], dtype=np.float64)
+        self.has_mirror[np.any(self.tris >= T.N_MESH, axis=1)] = 0.0  # eye/mouth fans and irises: never
 
     # ------------------------------------------------------------------ mesh
-    def face_raster(self, dst: np.ndarray, src: np.ndarray, dst_z: np.ndarray) -> np.ndarray:
+    def face_raster(self, dst: np.ndarray, visible: np.ndarray, dst_z: np.ndarray) -> np.ndarray:
         """Triangle id per output pixel (-1 outside), drawn back to front.
 
         Args:
             dst: (481, 2) target vertex positions, crop px.
-            src: (481, 2) source vertex positions, crop px.
+            visible: (T,) bool, triangles facing the camera in the target.
             dst_z: (481,) target depth (larger = farther).
 
         Returns:
             (S, S) int32 triangle index image.
         """
         tri = self.tris
-        a, b, c = dst[tri[:, 0]], dst[tri[:, 1]], dst[tri[:, 2]]
-        area_d = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-        sa, sb, sc = src[tri[:, 0]], src[tri[:, 1]], src[tri[:, 2]]
-        area_s = (sb[:, 0] - sa[:, 0]) * (sc[:, 1] - sa[:, 1]) - (sb[:, 1] - sa[:, 1]) * (sc[:, 0] - sa[:, 0])
-        # Keep triangles whose orientation is unchanged (front-facing).
-        front = np.sign(area_d) == np.sign(area_s)
         depth = dst_z[tri].mean(1)
         order = np.argsort(-depth, kind="stable")
         ids = np.full((self.size, self.size), -1, dtype=np.int32)
         fixed = np.round(dst * 16).astype(np.int32)
         for k in order:
-            if front[k]:
+            if visible[k]:
                 cv2.fillConvexPoly(ids, fixed[tri[k]], int(k), lineType=cv2.LINE_8, shift=4)
         return ids
 
-    def _triangle_affines(self, dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    def _triangle_affines(self, dst: np.ndarray, src: np.ndarray, src_tris: np.ndarray | None = None) -> np.ndarray:
         """(T, 2, 3) affines mapping each target triangle onto its source.
 
-        Closed form (Cramer's rule); degenerate target triangles get the
-        translation-free identity, they cover no pixel anyway.
+        ``src_tris`` (default: the same triangles) names the source vertices of
+        each target triangle, vertex for vertex (the mirror layer passes the
+        mirrored triangles). Closed form (Cramer's rule); degenerate target
+        triangles get the translation-free identity, they cover no pixel anyway.
         """
         tri = self.tris
         x1, y1 = dst[tri[:, 0], 0], dst[tri[:, 0], 1]
@@ -109,7 +240,7 @@ class MeshWarper:
         ia = np.stack([y2 - y3, y3 - y1, y1 - y2], 1) * inv[:, None]
         ib = np.stack([x3 - x2, x1 - x3, x2 - x1], 1) * inv[:, None]
         ic = np.stack([x2 * y3 - x3 * y2, x3 * y1 - x1 * y3, x1 * y2 - x2 * y1], 1) * inv[:, None]
-        s = src[tri]  # (T, 3, 2)
+        s = src[tri if src_tris is None else src_tris]  # (T, 3, 2)
         aff = np.empty((len(tri), 2, 3))
         for c in range(2):
             aff[:, c, 0] = (ia * s[:, :, c]).sum(1)
@@ -173,10 +304,30 @@ class MeshWarper:
             (map_x, map_y), each (S, S) float32 source coordinates for
             ``cv2.remap``.
         """
+        map_x, map_y, _ = self.backward_maps(src, dst, mirror=False)
+        return map_x, map_y
+
+    def backward_maps(
+        self, src: np.ndarray, dst: np.ndarray, mirror: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, MirrorLayer | None]:
+        """Backward map plus the mirrored fill of revealed regions.
+
+        Args:
+            src: (478, 3) portrait landmarks in crop px.
+            dst: (478, 3) target landmarks in crop px.
+            mirror: also build the :class:`MirrorLayer` (None when no region
+                needs it).
+
+        Returns:
+            (map_x, map_y, layer): maps as in :meth:`backward_map`.
+        """
         src_v = T.with_virtual_points(np.asarray(src, dtype=np.float64))
         dst_v = T.with_virtual_points(np.asarray(dst, dtype=np.float64))
+        src_v, dst_v = with_lash_points(src_v, dst_v, self.cfg.lash_fraction)
+        outward = outward_signs(src_v, self.tris)
+        cos_d = triangle_facing(dst_v, self.tris, outward)
         face = float(np.ptp(dst_v[:, :2], axis=0).max())
-        ids = self.face_raster(dst_v[:, :2], src_v[:, :2], dst_v[:, 2])
+        ids = self.face_raster(dst_v[:, :2], cos_d > 0.0, dst_v[:, 2])
         field = self.outer_field(dst_v[:, :2], src_v[:, :2], face)
         inside = ids >= 0
         ys, xs = np.nonzero(inside)
@@ -198,8 +349,42 @@ class MeshWarper:
         else:
             alpha = inside.astype(np.float32)
         disp = alpha[..., None] * mesh + (1.0 - alpha[..., None]) * field
-        return self.grid_x + disp[..., 0], self.grid_y + disp[..., 1]
+        layer = None
+        if mirror:
+            cos_s = triangle_facing(src_v, self.tris, outward)
+            layer = self._mirror_layer(src_v, dst_v, ids, ys, xs, tid, cos_s, cos_d, alpha, face)
+        return self.grid_x + disp[..., 0], self.grid_y + disp[..., 1], layer
 
+    def _mirror_layer(self, src_v, dst_v, ids, ys, xs, tid, cos_s, cos_d, alpha, face) -> MirrorLayer | None:
+        """Mirrored sampling for triangles seen edge-on in the portrait only."""
+        cfg = self.cfg
+        cos_m = cos_s[self.mirror_index]
+        gain = cos_m - cos_s
+        w_t = (
+            _smoothstep(cfg.mirror_visibility - cos_s, 0.0, 0.15)
+            * _smoothstep(gain, 0.05, 0.25)
+            * _smoothstep(cos_d, 0.1, 0.3)
+            * self.has_mirror
+        ).astype(np.float32)
+        if not np.any(w_t[tid] > 0.01):
+            return None
+        w = np.zeros(ids.shape, np.float32)
+        w[ys, xs] = w_t[tid]
+        w = cv2.GaussianBlur(w, (0, 0), max(1.0, 0.01 * face)) * alpha
+        nz_y, nz_x = np.nonzero(w > 0.01)
+        if len(nz_x) == 0:
+            return None
+        aff = self._triangle_affines(dst_v[:, :2], src_v[:, :2], self.mirror_src).astype(np.float32)
+        # Pixels just outside a mirrored triangle (blur spill) use their own
+        # triangle's mirror when they have one, else the identity (weight 0).
+        mx, my = self.grid_x.copy(), self.grid_y.copy()
+        xf, yf = xs.astype(np.float32), ys.astype(np.float32)
+        mx[ys, xs] = aff[tid, 0, 0] * xf + aff[tid, 0, 1] * yf + aff[tid, 0, 2]
+        my[ys, xs] = aff[tid, 1, 0] * xf + aff[tid, 1, 1] * yf + aff[tid, 1, 2]
+        w[ids < 0] = 0.0
+        w *= self.has_mirror[np.maximum(ids, 0)].astype(np.float32)
+        box = (int(nz_x.min()), int(nz_y.min()), int(nz_x.max()) + 1, int(nz_y.max()) + 1)
+        return MirrorLayer(mx, my, w, box)
 
 def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
     """Sample ``image`` (HxWxC uint8) at the backward map (bilinear, reflected border)."""
