@@ -137,3 +137,19 @@ def test_gaze_follows_in_the_asked_direction(reenactor, prepared, detector, gx):
     got = found[T.RIGHT_IRIS_CENTER, 0] - prepared.crop_landmarks[T.RIGHT_IRIS_CENTER, 0]
     # mediapipe re-reads ~57% of the asked iris shift (2.8 of 4.9 px).
     assert np.sign(got) == np.sign(asked) and abs(got) > 0.3 * abs(asked)
+
+
+def test_head_ring_option_turns_the_hair_in_3d(prepared):
+    from dataclasses import replace
+
+    from reenactor.api import Reenactor
+    from reenactor.config import ReenactorConfig
+
+    cfg = ReenactorConfig()
+    ringed = Reenactor(replace(cfg, render=replace(cfg.render, head_ring_outward=0.2)))
+    target = ExpressionBasis(prepared.rig).landmarks(MotionParams(yaw=30.0))
+    mx, my, _ = ringed.warper.backward_maps(prepared.crop_landmarks, target)
+    assert np.isfinite(mx).all() and np.isfinite(my).all()
+    # Zero motion stays the identity with the ring too.
+    zx, zy, _ = ringed.warper.backward_maps(prepared.crop_landmarks, prepared.crop_landmarks)
+    assert np.abs(zx - ringed.warper.grid_x).max() < 0.05 and np.abs(zy - ringed.warper.grid_y).max() < 0.05

@@ -73,6 +73,13 @@ RIGHT_LID_RING = (130, 247, 30, 29, 27, 28, 56, 190, 243)
 LEFT_UPPER_LID = (263, 466, 388, 387, 386, 385, 384, 398, 362)
 LEFT_LID_RING = (359, 467, 260, 259, 257, 258, 286, 414, 463)
 
+# Upper part of the face outline, in loop order from the subject's right ear
+# over the forehead to the left ear (the oval above the nose tip): a ring of
+# head vertices is built outside it so hair and the sides of the head turn in
+# 3D with the face. The jaw below is left to the smooth outer field (it moves
+# with the mouth, and the neck does not turn with the head).
+HEAD_RING_BASE = (93, 234, 127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332, 284, 251, 389, 356, 454, 323)
+
 # Virtual vertices appended by with_virtual_points().
 VIRTUAL_RIGHT_EYE = 478
 VIRTUAL_LEFT_EYE = 479

@@ -158,6 +158,55 @@ def with_lash_points(src_v: np.ndarray, dst_v: np.ndarray, fraction: float) -> t
     return np.concatenate([src_v, *src_l]), np.concatenate([dst_v, *dst_l])
 
 
+HEAD_FIRST = N_WARP_VERTICES
+N_HEAD_VERTICES = len(T.HEAD_RING_BASE)
+HEAD_MIRROR = tuple(HEAD_FIRST + T.HEAD_RING_BASE.index(T.MIRROR[v]) for v in T.HEAD_RING_BASE)
+
+
+def head_ring_triangles() -> np.ndarray:
+    """(2 * (N - 1), 3) triangles of the strip between the upper face outline and the head ring."""
+    base = T.HEAD_RING_BASE
+    ring = [HEAD_FIRST + i for i in range(len(base))]
+    tris = []
+    for i in range(len(base) - 1):
+        tris.append((base[i], base[i + 1], ring[i + 1]))
+        tris.append((base[i], ring[i + 1], ring[i]))
+    return np.array(tris, dtype=np.int32)
+
+
+def with_head_ring(src_v: np.ndarray, dst_v: np.ndarray, outward: float, back: float) -> tuple[np.ndarray, np.ndarray]:
+    """Append head-ring vertices (hair and sides of the head) to both arrays.
+
+    In the portrait each ring vertex lies outside its outline point, pushed
+    ``outward`` face widths away from the head centre in the face plane and
+    ``back`` face widths behind it (a skull-like surface). In the target the
+    ring follows the head's rigid 3D motion (a similarity fitted on the stable
+    points), so a turning head shows more of one side and hides the other.
+
+    Args:
+        src_v, dst_v: (N, 3) vertex arrays (the first 478 are landmarks), crop px.
+        outward, back: ring offsets in face widths.
+
+    Returns:
+        (src, dst), each (N + len(HEAD_RING_BASE), 3) float64.
+    """
+    from reenactor.face.pose import fit_similarity, head_axes
+
+    lm = src_v[: T.N_LANDMARKS]
+    centre = lm[list(T.STABLE_POINTS)].mean(0)
+    axes = head_axes(lm)
+    head = (lm - centre) @ axes
+    width = float(np.linalg.norm(head[234, :2] - head[454, :2]))
+    base = head[list(T.HEAD_RING_BASE)]
+    d = base[:, :2] / (np.linalg.norm(base[:, :2], axis=1, keepdims=True) + 1e-9)
+    ring = base.copy()
+    ring[:, :2] += outward * width * d
+    ring[:, 2] += back * width
+    src_ring = centre + ring @ axes.T
+    dst_ring = fit_similarity(lm, dst_v[: T.N_LANDMARKS]).apply(src_ring)
+    return np.concatenate([src_v, src_ring]), np.concatenate([dst_v, dst_ring])
+
+
 def fit_affine_2d(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares 2D affine ``dst ≈ A @ [src, 1]``; (N, 2) -> (2, 3)."""
     x = np.hstack([src, np.ones((len(src), 1))])
@@ -177,6 +226,9 @@ class MeshWarper:
         n = self.cfg.work_size
         self.size = n
         self.tris = lash_band_triangles(T.mesh_triangles())
+        self.head_ring = self.cfg.head_ring_outward > 0
+        if self.head_ring:
+            self.tris = np.concatenate([self.tris, head_ring_triangles()])
         gx, gy = np.meshgrid(np.arange(n, dtype=np.float32), np.arange(n, dtype=np.float32))
         self.grid_x, self.grid_y = gx, gy
         g = self.cfg.field_size
@@ -191,8 +243,12 @@ class MeshWarper:
         border = np.minimum(np.minimum(cx, n - 1 - cx), np.minimum(cy, n - 1 - cy))
         self.border_w = _smoothstep(border, 0.25 * m, m).ravel()
         self.oval = np.array(T.face_oval())
+        if self.head_ring:
+            # The outer field continues from the head ring where there is one.
+            where = {v: i for i, v in enumerate(T.HEAD_RING_BASE)}
+            self.oval = np.array([HEAD_FIRST + where[v] if v in where else v for v in self.oval])
         # Mirror of each triangle (vertex for vertex) and whether the mesh has it.
-        mirror = np.array(T.MIRROR_WITH_VIRTUAL + LASH_MIRROR)
+        mirror = np.array(T.MIRROR_WITH_VIRTUAL + LASH_MIRROR + HEAD_MIRROR)
         self.mirror_src = mirror[self.tris]
         lookup = {tuple(sorted(t)): k for k, t in enumerate(self.tris.tolist())}
         self.mirror_index = np.array([lookup.get(tuple(sorted(t)), k) for k, t in enumerate(self.mirror_src.tolist())])
@@ -324,9 +380,11 @@ class MeshWarper:
         src_v = T.with_virtual_points(np.asarray(src, dtype=np.float64))
         dst_v = T.with_virtual_points(np.asarray(dst, dtype=np.float64))
         src_v, dst_v = with_lash_points(src_v, dst_v, self.cfg.lash_fraction)
+        face = float(np.ptp(dst_v[: T.N_LANDMARKS, :2], axis=0).max())
+        if self.head_ring:
+            src_v, dst_v = with_head_ring(src_v, dst_v, self.cfg.head_ring_outward, self.cfg.head_ring_back)
         outward = outward_signs(src_v, self.tris)
         cos_d = triangle_facing(dst_v, self.tris, outward)
-        face = float(np.ptp(dst_v[:, :2], axis=0).max())
         ids = self.face_raster(dst_v[:, :2], cos_d > 0.0, dst_v[:, 2])
         field = self.outer_field(dst_v[:, :2], src_v[:, :2], face)
         inside = ids >= 0
