@@ -137,6 +137,12 @@ def test_static_and_driver_baselines_on_a_real_pair(face, shared_data):
     assert d["id_verify"] == 0.0 and d["id_leak"] == 1.0
     assert d["expr_corr"] == pytest.approx(1.0) and d["rot_err"] == pytest.approx(0.0, abs=1e-6)
     assert res.strip is not None and res.strip.dtype == np.uint8
+    # region view: rows driver + static (the driver method is the first row already)
+    from reenactor.eval import regions as R
+
+    assert res.regions is not None and res.regions.shape == (R.HEADER_H + 2 * (R.TILE + R.GAP), sum(R.column_widths()) + R.LABEL_W + len(R.COLUMNS) * R.GAP, 3)
+    f = res.regions_frames
+    assert all(0 < f[k] < 30 for k in ("mouth", "blink", "yaw"))
 
 
 @pytest.mark.slow
@@ -161,6 +167,15 @@ def test_eval_cli_end_to_end_small(shared_data, tmp_path):
     assert cross["reenactor"]["face_found"] > 0.9
     assert doc["summary"]["cross"]["speed"]["reenactor"]["fps"] > 0
     html = (out / "report.html").read_text()
-    assert html.count("data:image/jpeg;base64,") == 2 and html.count("data:image/png;base64,") == 2
+    # two face strips + two region views (JPEG), two curve plots (PNG)
+    assert html.count("data:image/jpeg;base64,") == 4 and html.count("data:image/png;base64,") == 2
+    assert "<h2>Regions</h2>" in html
     md = (tmp_path / "docs" / "benchmarks.md").read_text()
     assert "| reenactor |" in md
+    assert "## Regions" in md
+    for name in ("grid_bbaf2n", "mona_lisa__lp_d0"):
+        assert (out / "regions" / f"{name}.jpg").stat().st_size > 10_000
+        assert (tmp_path / "docs" / "benchmarks" / "regions" / f"{name}.jpg").is_file()
+        assert f"(benchmarks/regions/{name}.jpg)" in md
+        picks = next(i for i in doc["items"] if i["name"] == name)["regions_frames"]
+        assert all(0 < picks[k] < 12 for k in ("mouth", "blink", "yaw"))

@@ -15,6 +15,7 @@ Modules:
 * :mod:`~reenactor.eval.naive2d`, :mod:`~reenactor.eval.methods`: baselines and the pipeline adapter;
 * :mod:`~reenactor.eval.protocols`: per-clip self/cross metrics;
 * :mod:`~reenactor.eval.runner`: generation, timing, memory, strips;
+* :mod:`~reenactor.eval.regions`: the region view (mouth/eyes/background crops at the driver's extreme frames);
 * :mod:`~reenactor.eval.report`: results.json, report.html, docs markdown;
 * :mod:`~reenactor.eval.cli`: ``add_eval_parser`` / ``run_eval``.
 """

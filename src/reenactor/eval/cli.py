@@ -3,8 +3,10 @@
 Wired into the main CLI through :func:`add_eval_parser` / :func:`run_eval`;
 also runnable alone as ``python -m reenactor.eval``.
 
-Writes ``OUT/results.json`` and ``OUT/report.html`` (self-contained), and with
-``--markdown PATH`` also the docs page and its images.
+Writes ``OUT/results.json``, ``OUT/report.html`` (self-contained) and the
+region views ``OUT/regions/<item>.jpg`` (:mod:`reenactor.eval.regions`), and
+with ``--markdown PATH`` also the docs page and its images (region views under
+``<assets>/regions/``).
 """
 
 from __future__ import annotations
@@ -165,6 +167,7 @@ def run_eval(args: argparse.Namespace) -> int:
     doc = report.results_document(results, names, meta)
     report.write_json(doc, out_dir / "results.json")
     report.write_html(doc, results, names, out_dir / "report.html")
+    report.write_regions(results, out_dir / report.REGIONS_DIR)
     if args.markdown is not None:
         assets = args.assets if args.assets is not None else args.markdown.parent / "benchmarks"
         meta["wall_seconds"] = time.perf_counter() - t_start

@@ -157,6 +157,8 @@ def results_document(results: list[ItemResult], methods: list[str], meta: dict) 
                     "errors": r.errors,
                     "strip_rows": r.strip_rows,
                     "strip_frames": r.strip_times,
+                    "regions_frames": r.regions_frames,
+                    "regions_notes": r.regions_notes,
                     "series": r.series,
                 }
                 for r in results
@@ -387,6 +389,7 @@ def write_html(doc: dict, results: list[ItemResult], methods: list[str], path: P
                 b64 = base64.b64encode(png).decode("ascii")
                 parts.append(f"<img alt='curves {html.escape(i['name'])}' src='data:image/png;base64,{b64}'>")
             parts.append("</div>")
+    parts.extend(_html_regions(results))
     parts.append("</body></html>")
     try:
         path.write_text("\n".join(parts), encoding="utf-8")
@@ -409,7 +412,10 @@ def write_markdown(
     strip_items: tuple[str, ...],
     command: str,
 ) -> list[Path]:
-    """Write ``docs/benchmarks.md`` and its images (small JPEG strips, one PNG plot).
+    """Write ``docs/benchmarks.md`` and its images (small JPEG strips, one PNG plot, region views).
+
+    The region views of every item go to ``asset_dir/regions/<item>.jpg`` and
+    are linked from a "Regions" section.
 
     Args:
         doc: from :func:`results_document`.
@@ -430,7 +436,7 @@ def write_markdown(
         asset_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create {asset_dir}: {exc}") from exc
-    for old in asset_dir.glob("*"):
+    for old in [*asset_dir.glob("*"), *(asset_dir / REGIONS_DIR).glob("*")]:
         if old.suffix in (".jpg", ".png") and old.is_file():
             old.unlink()
     meta = doc["meta"]
@@ -513,6 +519,22 @@ def write_markdown(
         _md_table(header, rows),
         "",
     ]
+    region_files = write_regions(results, asset_dir / REGIONS_DIR)
+    written.extend(region_files)
+    if region_files:
+        lines += ["## Regions", "", REGIONS_NOTE, ""]
+        by_name = {f.stem: f for f in region_files}
+        for protocol in ("self", "cross"):
+            for r in results:
+                f = by_name.get(r.info["name"])
+                if r.info["protocol"] != protocol or f is None:
+                    continue
+                lines += [
+                    f"**{r.info['name']}** ({protocol}; {_regions_caption(r)}):",
+                    "",
+                    f"![regions {r.info['name']}]({(rel / REGIONS_DIR / f.name).as_posix()})",
+                    "",
+                ]
     plotted = [r for r in results if r.info["name"] in strip_items and r.info["protocol"] == "cross"]
     if plotted:
         png = plot_item(plotted[0], dpi=60)
@@ -541,6 +563,76 @@ def _kept_notes(md_path: Path) -> str | None:
     text = md_path.read_text(encoding="utf-8")
     m = re.search(re.escape(NOTES_BEGIN) + r".*?" + re.escape(NOTES_END), text, flags=re.S)
     return m.group(0) if m else None
+
+
+#: Sub-folder (of the eval output folder and of the docs assets) holding the region strips.
+REGIONS_DIR = "regions"
+
+REGIONS_NOTE = (
+    "Region view: for each item, the frames of the driver (ground truth in the self protocol) with the "
+    "widest mouth opening, the strongest blink (smallest lid gap) and the largest |yaw| change since the "
+    "first frame, all measured with dlib. Per method (rows): a mouth crop around the output's own dlib "
+    "mouth at the widest-mouth frame, an eyes strip at the strongest-blink frame, two background patches "
+    "just outside the face box (head outline at their inner edge) left and right at eye height at the "
+    "largest-yaw frame (their place is fixed from the portrait's face, the driver's first face for the "
+    "driver row, so a still background shows the same pixels), and the whole largest-yaw frame with the "
+    "patches outlined. Tiles marked 'mapped': dlib found "
+    "no face in that output frame, the crop uses the portrait's landmarks; 'on face': the frame leaves too "
+    "little room beside the face and the patch overlaps it."
+)
+
+
+def _regions_caption(r: ItemResult) -> str:
+    f = r.regions_frames
+    return f"widest mouth t={f.get('mouth')}, strongest blink t={f.get('blink')}, largest yaw t={f.get('yaw')}"
+
+
+def write_regions(results: list[ItemResult], folder: Path, quality: int = 85) -> list[Path]:
+    """Write each item's region view as ``folder/<item>.jpg`` (JPEG).
+
+    Args:
+        results: item results; those without a region view are skipped.
+        folder: created when missing.
+        quality: JPEG quality.
+
+    Returns:
+        The files written, in ``results`` order.
+
+    Raises:
+        OutputError: the folder or a file cannot be written.
+    """
+    todo = [r for r in results if r.regions is not None]
+    if not todo:
+        return []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder}: {exc}") from exc
+    out = []
+    for r in todo:
+        f = folder / f"{r.info['name']}.jpg"
+        _write_bytes(f, encode_image(r.regions, ".jpg", quality))
+        out.append(f)
+    return out
+
+
+def _html_regions(results: list[ItemResult]) -> list[str]:
+    """The report's "Regions" section (images embedded as base64 JPEG)."""
+    todo = [r for r in results if r.regions is not None]
+    if not todo:
+        return []
+    parts = ["<h2>Regions</h2>", f"<p class='note'>{html.escape(REGIONS_NOTE)}</p>"]
+    for protocol in ("self", "cross"):
+        for r in todo:
+            if r.info["protocol"] != protocol:
+                continue
+            b64 = base64.b64encode(encode_image(r.regions, ".jpg", 85)).decode("ascii")
+            parts.append("<div class='item'>")
+            parts.append(f"<h3>{html.escape(r.info['name'])} ({protocol})</h3>")
+            parts.append(f"<p class='note'>{html.escape(_regions_caption(r))}</p>")
+            parts.append(f"<img alt='regions {html.escape(r.info['name'])}' src='data:image/jpeg;base64,{b64}'>")
+            parts.append("</div>")
+    return parts
 
 
 def _write_bytes(path: Path, data: bytes) -> None:

@@ -35,6 +35,7 @@ import numpy as np
 from reenactor.errors import NoFaceError, ReenactorError
 from reenactor.eval import metrics as M
 from reenactor.eval import protocols as P
+from reenactor.eval import regions as R
 from reenactor.eval.dlibface import DlibFace, FaceMeasurement
 from reenactor.eval.imageops import check_rgb, crop_square, fit_box, letterbox, square_box_around
 from reenactor.eval.media import read_image, read_video
@@ -76,6 +77,13 @@ class ItemResult:
             and each method; columns: sampled frames).
         strip_rows: row labels of ``strip``.
         strip_times: frame indices of the columns of ``strip``.
+        regions: ``HxWx3`` ``uint8`` RGB region view (:mod:`reenactor.eval.regions`:
+            mouth, eyes and background crops at the driver's extreme frames;
+            rows: driver/ground truth and each method), or None.
+        regions_frames: the picked frames and their driver values
+            (:meth:`reenactor.eval.regions.RegionFrames.as_dict`).
+        regions_notes: ``{row label: {column: mark}}`` for tiles marked
+            ``mapped`` / ``on face`` / ``failed``.
     """
 
     info: dict
@@ -86,6 +94,9 @@ class ItemResult:
     strip: np.ndarray | None = None
     strip_rows: list = field(default_factory=list)
     strip_times: list = field(default_factory=list)
+    regions: np.ndarray | None = None
+    regions_frames: dict = field(default_factory=dict)
+    regions_notes: dict = field(default_factory=dict)
 
 
 def _rss_bytes() -> int | None:
@@ -287,6 +298,15 @@ def run_item(
     strip_rows = [[_tile(drv[t], drv_box) for t in times]]
     strip_labels = ["ground truth" if item.protocol == "self" else "driver"]
     gt_box = P.self_crop_box(ref_meas) if item.protocol == "self" else None
+    sig = R.driver_signals(ref_meas)
+    picks = R.pick_frames(sig["mouth_open"], sig["eye_open"], sig["yaw"])
+    first_face = next(m for m in ref_meas if m.found)
+    region_rows = [
+        R.region_row(
+            strip_labels[0], {t: drv[t] for t in picks.indices}, {t: ref_meas[t] for t in picks.indices},
+            picks, first_face.landmarks, first_face.size,
+        )
+    ]
 
     for method in methods:
         if item.protocol == "self" and method.name == "driver":
@@ -316,11 +336,13 @@ def run_item(
             res.metrics[method.name] = {"face_found": 0.0, "id_verify": 0.0} if item.protocol == "cross" else {"face_found": 0.0}
             strip_rows.append([np.zeros((STRIP_TILE, STRIP_TILE, 3), np.uint8) for _ in times])
             strip_labels.append(method.name)
+            region_rows.append(R.failed_row(method.name))
             if step:
                 step(method.name)
             continue
         out_meas: list[FaceMeasurement] = []
         tiles = []
+        kept: dict[int, np.ndarray] = {}  # output frames at the region picks
         box = drv_box if method.name == "driver" else out_box
         if item.protocol == "self":
             acc = P.SelfAccumulator(drv, ref_meas, gt_box, options.id_stride)
@@ -331,6 +353,8 @@ def run_item(
                 acc.add(t, o, m)
                 if t in times:
                     tiles.append(_tile(o, box))
+                if t in picks.indices:
+                    kept[t] = o
             scores = acc.result()
         else:
             for t, o in enumerate(outs):
@@ -338,6 +362,8 @@ def run_item(
                 out_meas.append(face.measure(o, descriptor=(t % options.id_stride == 0)))
                 if t in times:
                     tiles.append(_tile(o, box))
+                if t in picks.indices:
+                    kept[t] = o
             scores = P.identity_cross(out_meas, p_meas.descriptor, driver_desc, options.id_stride)
         del outs
         mot, series = P.motion(out_meas, ref_meas)
@@ -348,11 +374,19 @@ def run_item(
         if method.name != "driver":  # already the strip's first (reference) row
             strip_rows.append(tiles)
             strip_labels.append(method.name)
+            region_rows.append(
+                R.region_row(method.name, kept, {t: out_meas[t] for t in kept}, picks, p_meas.landmarks, p_meas.size)
+            )
+        del kept
         if step:
             step(method.name)
     res.strip = compose_strip(strip_rows, strip_labels)
     res.strip_rows = strip_labels
     res.strip_times = times
+    title = f"{item.name} ({item.protocol}): portrait {info['portrait']}, driver {item.driver}"
+    res.regions = R.compose_regions(region_rows, picks, title)
+    res.regions_frames = picks.as_dict()
+    res.regions_notes = {r.label: r.notes for r in region_rows if r.notes}
     face.clear_cache()
     return res
 
