@@ -9,6 +9,9 @@
 # The data folder is $REENACTOR_DATA or ../shared/data next to the checkout.
 # Hand-written notes between the NOTES markers of docs/benchmarks.md are kept.
 . "$(dirname "$0")/_env.sh" "eval"
+# reenactor-warponly is the 0.1 warp-only pipeline, the baseline the realism
+# layers are measured against; reenactor-ldnet the learned retargeting.
 python -m reenactor.eval --protocol all --out out/benchmarks \
+  --methods static,driver,naive2d,reenactor-warponly,reenactor,reenactor-ldnet \
   --markdown docs/benchmarks.md --assets docs/benchmarks "$@"
 du -ch docs/benchmarks/* | tail -1

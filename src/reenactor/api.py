@@ -29,15 +29,17 @@ import numpy as np
 
 from reenactor.config import ReenactorConfig
 from reenactor.errors import InputError, NoFaceError
-from reenactor.face.landmarks import LandmarkDetector
+from reenactor.face.landmarks import LandmarkDetector, face_size
 from reenactor.face.smooth import OneEuroFilter, smooth_track
 from reenactor.face.topology import inter_ocular
+from reenactor.motion.ldnet import make_retargeter
 from reenactor.motion.retarget import PortraitRig, Retargeter, choose_reference
 from reenactor.motion.templates import ExpressionBasis, MotionParams
 from reenactor.render.crop import CropTransform
 from reenactor.render.eyes import EyeRenderer
+from reenactor.render.layers import PortraitLayers, build_layers
 from reenactor.render.mouth import MouthPatch, MouthRenderer, extract_mouth_patch
-from reenactor.render.warp import MeshWarper, remap
+from reenactor.render.warp import MeshWarper, MirrorLayer, remap
 
 
 class StageTimer:
@@ -63,6 +65,18 @@ class _Space:
         self.eyes = EyeRenderer(image, landmarks) if cfg.eyes else None
         self.base = self.eyes.base if self.eyes else image
         self.mouth = MouthRenderer(image, landmarks, cfg)
+        self._face = face_size(landmarks)
+        self._shading: np.ndarray | None = None
+        #: Person/background layers and their region's corner (background "still").
+        self.person: PortraitLayers | None = None
+        self.person_at: tuple[int, int] = (0, 0)
+
+    def shading(self) -> np.ndarray:
+        """Low-pass float32 copy of the base (sigma 4% of the face size): its lighting."""
+        if self._shading is None:
+            sigma = max(1.0, 0.04 * self._face)
+            self._shading = cv2.GaussianBlur(self.base.astype(np.float32), (0, 0), sigma)
+        return self._shading
 
     def layers(self, out: np.ndarray, target: np.ndarray, patch: MouthPatch | None) -> None:
         self.mouth.composite(out, target, patch)
@@ -165,6 +179,8 @@ class Reenactor:
 
     def __init__(self, config: ReenactorConfig | None = None) -> None:
         self.config = config or ReenactorConfig()
+        if self.config.render.background not in ("still", "warp"):
+            raise InputError(f"unknown background mode {self.config.render.background!r} (use still or warp)")
         self.warper = MeshWarper(self.config.render)
         self._still: LandmarkDetector | None = None
 
@@ -212,6 +228,12 @@ class Reenactor:
             else:
                 portrait._spaces[key] = _Space(portrait.image, portrait.landmarks, self.config.render)
                 portrait._spaces["roi"] = self._roi_grid(portrait)
+            if self.config.render.background == "still":
+                space = portrait._spaces[key]
+                lm = portrait.crop_landmarks if crop_output else portrait.landmarks
+                space.person, space.person_at = build_layers(
+                    portrait.image, portrait.crop, space.base, lm, crop_output, self.config.render, portrait._spaces
+                )
         return portrait._spaces[key]
 
     @staticmethod
@@ -247,17 +269,17 @@ class Reenactor:
         map_x, map_y = self.warper.backward_map(portrait.crop_landmarks, target)
         t1 = time.perf_counter()
         if crop_output:
-            out = remap(space.base, map_x, map_y)
+            out = space.person.composite(map_x, map_y) if space.person is not None else remap(space.base, map_x, map_y)
             target_out = target
         else:
             (x0, y0, x1, y1), ux, uy = portrait._spaces["roi"]
-            sx = cv2.remap(map_x, ux, uy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            sy = cv2.remap(map_y, ux, uy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            s, (ox, oy) = portrait.crop.scale, portrait.crop.offset
-            sx = (sx - ox) / s
-            sy = (sy - oy) / s
+            sx, sy = self._to_image_map(portrait, map_x, map_y, ux, uy)
             out = space.base.copy()
-            out[y0:y1, x0:x1] = remap(space.base, sx, sy)
+            if space.person is not None:
+                px, py = space.person_at
+                out[y0:y1, x0:x1] = space.person.composite(sx - px, sy - py)
+            else:
+                out[y0:y1, x0:x1] = remap(space.base, sx, sy)
             target_out = portrait.crop.to_image(target)
         t2 = time.perf_counter()
         space.layers(out, target_out, mouth)
@@ -267,6 +289,70 @@ class Reenactor:
             timer.add("remap", t2 - t1)
             timer.add("mouth_eyes", t3 - t2)
         return out
+
+    @staticmethod
+    def _to_image_map(portrait: PreparedPortrait, map_x: np.ndarray, map_y: np.ndarray, ux: np.ndarray, uy: np.ndarray):
+        """Resample a crop-space backward map on image pixels (ux, uy: their crop coordinates).
+
+        The displacement (map - identity) is resampled, not the map itself, so
+        image pixels just outside the crop's last pixel centre (the crop
+        footprint is rounded outwards) keep the identity instead of a clamped
+        coordinate: no one-pixel seam where the crop meets the portrait.
+        """
+        n = map_x.shape[1]
+        ramp = np.arange(n, dtype=np.float32)
+        disp = cv2.merge([map_x - ramp[None, :], map_y - ramp[: map_y.shape[0], None]])
+        d = cv2.remap(disp, ux, uy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        s, (ox, oy) = portrait.crop.scale, portrait.crop.offset
+        return (ux + d[..., 0] - ox) / s, (uy + d[..., 1] - oy) / s
+
+    def _apply_mirror(
+        self,
+        portrait: PreparedPortrait,
+        space: "_Space",
+        out: np.ndarray,
+        layer: MirrorLayer,
+        own_map: tuple[np.ndarray, np.ndarray],
+        crop_output: bool,
+    ) -> None:
+        """Blend the mirrored fill into ``out`` (in place), shading-corrected.
+
+        The mirrored sample is multiplied by the ratio of the portrait's
+        low-pass colour at the original and at the mirrored source position,
+        so a lit cheek copied onto a shaded one takes the shaded side's light.
+
+        Args:
+            own_map: the frame's backward map in ``out``'s pixels (over the
+                crop, or over the crop's image ROI for full output).
+        """
+        bx0, by0, bx1, by1 = layer.box
+        if crop_output:
+            x0, y0, x1, y1 = bx0, by0, bx1, by1
+            mx, my = layer.map_x[y0:y1, x0:x1], layer.map_y[y0:y1, x0:x1]
+            w = layer.weight[y0:y1, x0:x1]
+            ox, oy = own_map[0][y0:y1, x0:x1], own_map[1][y0:y1, x0:x1]
+        else:
+            (rx0, ry0, rx1, ry1), ux, uy = portrait._spaces["roi"]
+            corners = portrait.crop.to_image(np.array([[bx0, by0, 0.0], [bx1, by1, 0.0]]))
+            x0 = max(rx0, int(np.floor(corners[0, 0])) - 1)
+            y0 = max(ry0, int(np.floor(corners[0, 1])) - 1)
+            x1 = min(rx1, int(np.ceil(corners[1, 0])) + 1)
+            y1 = min(ry1, int(np.ceil(corners[1, 1])) + 1)
+            if x1 <= x0 or y1 <= y0:
+                return
+            rows, cols = slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0)
+            sub_x, sub_y = ux[rows, cols], uy[rows, cols]
+            mx, my = self._to_image_map(portrait, layer.map_x, layer.map_y, sub_x, sub_y)
+            w = cv2.remap(layer.weight, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            ox, oy = own_map[0][rows, cols], own_map[1][rows, cols]
+        shade = space.shading()
+        lo_own = cv2.remap(shade, ox, oy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        lo_mir = cv2.remap(shade, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        gain = np.clip((lo_own + 1.0) / (lo_mir + 1.0), 0.6, 1.6)
+        mirrored = remap(space.base, mx, my).astype(np.float32) * gain
+        region = out[y0:y1, x0:x1]
+        a = w[..., None]
+        region[:] = np.clip((1 - a) * region.astype(np.float32) + a * mirrored, 0, 255).astype(np.uint8)
 
     # ----------------------------------------------------------------- driver
     def track(
@@ -329,7 +415,7 @@ class Reenactor:
         from dataclasses import replace
 
         cfg = self.config.retarget if motion is None else replace(self.config.retarget, mode=motion)
-        return Retargeter(portrait.crop_landmarks, track.landmarks[track.reference], cfg)
+        return make_retargeter(portrait.crop_landmarks, track.landmarks[track.reference], cfg)
 
     def iter_render(
         self,
@@ -429,7 +515,7 @@ class LiveSession:
 
                 cfg = self.r.config.retarget if self.motion is None else replace(self.r.config.retarget, mode=self.motion)
                 self.scale = max(inter_ocular(lm), 1.0)
-                self.retarget = Retargeter(self.portrait.crop_landmarks, lm, cfg)
+                self.retarget = make_retargeter(self.portrait.crop_landmarks, lm, cfg)
             lm_s = self.filter(lm / self.scale) * self.scale
             self.last = lm_s
         return self.r.render(self.portrait, self.retarget(lm_s), patch, self.crop_output)

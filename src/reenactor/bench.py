@@ -56,6 +56,7 @@ def run_bench(driving: Path | None = None, source: Path | None = None, frames: i
     image = read_image(source, what="portrait") if source else data.astronaut()
     t0 = time.perf_counter()
     portrait = r.prepare(image)
+    r._space(portrait, crop_output=False)  # per-portrait layers (irises, mouth, person/background)
     prepare_ms = (time.perf_counter() - t0) * 1000
     with tempfile.TemporaryDirectory(prefix="reenactor-bench-") as tmp:
         note = ""

@@ -49,7 +49,17 @@ def _work_size(text: str) -> int:
 
 def _add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work-size", type=_work_size, default=None, help="side of the face crop rendered in (default 512)")
-    p.add_argument("--mouth", choices=("driver", "synthetic", "off"), default=None, help="inner mouth: the driver's, procedural, or none")
+    p.add_argument(
+        "--mouth", choices=("driver", "learned", "synthetic", "off"), default=None,
+        help="inner mouth: the driver's, painted by the learned model, procedural, or none",
+    )
+    p.add_argument("--retarget", choices=("geometric", "ldnet"), default=None, help="motion transfer: geometric (default) or ldnet (learned landmark disentanglement, docs/ldnet.md)")
+    p.add_argument(
+        "--background",
+        choices=("still", "warp"),
+        default=None,
+        help="still (default): the head moves over a background filled once behind the person; warp: the background near the head moves with it",
+    )
     p.add_argument("--crop", action="store_true", help="output the square face crop instead of the whole portrait")
     p.add_argument("--face-index", type=_nonneg_int, default=0, help="which face of the portrait, 0 = the largest")
     p.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N frames")
@@ -117,7 +127,12 @@ def _config(args):
         render = replace(render, work_size=args.work_size)
     if getattr(args, "mouth", None):
         render = replace(render, mouth=args.mouth)
-    return replace(cfg, render=render)
+    if getattr(args, "background", None):
+        render = replace(render, background=args.background)
+    retarget = cfg.retarget
+    if getattr(args, "retarget", None):
+        retarget = replace(retarget, method=args.retarget)
+    return replace(cfg, render=render, retarget=retarget)
 
 
 def _write_stats(path: Path | None, stats: dict) -> None:

@@ -57,6 +57,10 @@ class RetargetConfig:
     eye_max_ratio: float = 2.5
     #: Multiplier on the transferred head translation and scale change.
     translation_gain: float = 1.0
+    #: "geometric" (:class:`reenactor.motion.retarget.Retargeter`) or "ldnet"
+    #: (the learned Landmark Disentanglement Network, shipped ONNX weights;
+    #: see docs/ldnet.md for how the two compare).
+    method: str = "geometric"
 
 
 @dataclass(frozen=True)
@@ -83,9 +87,27 @@ class RenderConfig:
     field_size: int = 64
     #: Feather (pixels) between the exact face-mesh field and the outer field.
     face_feather: int = 3
+    #: Revealed regions: triangles the portrait shows at a facing cosine below
+    #: this (edge-on) take their texture from the mirrored side of the face
+    #: when that side is better seen (0 disables the mirrored fill).
+    mirror_visibility: float = 0.45
+    #: Height of the lash line band (moved with the lid, never stretched), as a
+    #: fraction of the distance from the upper lid to the mesh ring above it.
+    lash_fraction: float = 0.85
+    #: Head ring: vertices outside the upper face outline that turn with the
+    #: head in 3D (hair, temples, ears), offset outwards and backwards in face
+    #: widths; 0 outward disables it. Off by default: it turns the hair more
+    #: convincingly, but leaves a hard edge along the far side of the forehead
+    #: at yaw beyond ~25 deg (docs/strips show both).
+    head_ring_outward: float = 0.0
+    head_ring_back: float = 0.25
     #: Inner mouth: "driver" (driver's mouth interior, colour matched),
+    #: "learned" (painted by the shipped inner-mouth network),
     #: "synthetic" (procedural cavity and teeth) or "off".
     mouth: str = "driver"
+    #: Model of the "learned" inner mouth: a registry name of
+    #: :mod:`reenactor.weights` or a path to an ``.onnx`` file.
+    mouth_model: str = "mouth"
     #: Inner-mouth blending starts when the target opening exceeds the
     #: portrait's by this fraction of the mouth width.
     mouth_open_threshold: float = 0.02
@@ -95,6 +117,33 @@ class RenderConfig:
     eyes: bool = True
     #: Feather (pixels) of the paste-back mask at the crop boundary.
     paste_feather: int = 24
+    #: Background: "still" (the person moves over a background plate filled
+    #: once per portrait, see render/layers.py) or "warp" (everything in the
+    #: crop is warped, the background near the head moves with it).
+    background: str = "still"
+    #: mediapipe selfie segmentation model: 0 general (square), 1 landscape.
+    layer_model: int = 0
+    #: Guided-filter radius refining the person mask at the hair edge, as a
+    #: fraction of the region's longer side.
+    layer_refine_radius: float = 0.012
+    #: Guided-filter regularisation ((0..1 intensity)^2; larger = smoother).
+    layer_refine_eps: float = 2e-4
+    #: Growth of the person mask before the background fill, as a fraction of
+    #: the region's longer side (keeps hair colour out of the plate).
+    layer_plate_grow: float = 0.015
+    #: Longest side (pixels) the background fill is computed at.
+    layer_fill_side: int = 512
+    #: How deep the background's texture is mirrored into the hole behind
+    #: the person, as a fraction of the region's longer side (0: smooth fill).
+    layer_mirror_depth: float = 0.06
+    #: Blur of the fill behind the person, as a fraction of the region's side.
+    layer_fill_blur: float = 0.004
+    #: Widest hair strand (fraction of the region's side) lifted from the
+    #: background into the person layer when the mask missed it.
+    layer_strand_width: float = 0.004
+    #: Least share of a band around the face the person mask must cover for
+    #: layers to be used (else the portrait is warped as a whole).
+    layer_min_cover: float = 0.25
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,16 @@ import numpy as np
 from reenactor.errors import InputError
 
 METHOD_NAMES = ("static", "driver", "naive2d", "reenactor")
+#: Extra method names: the pipeline with one inner-mouth mode forced.
+MOUTH_VARIANTS = {f"reenactor-mouth-{m}": m for m in ("driver", "learned", "synthetic", "off")}
+#: Extra method names: the pipeline with one retargeting method forced (RetargetConfig.method).
+RETARGET_VARIANTS = {"reenactor-geometric": "geometric", "reenactor-ldnet": "ldnet"}
+#: "reenactor-warponly": the warp-only pipeline of release 0.1 kept as a
+#: baseline for the realism layers (issue 4): everything in the crop warped
+#: (no background plate), the driver's inner mouth, no mirrored fill, the
+#: upper lid stretched as a whole (no rigid lash band).
+WARP_ONLY = "reenactor-warponly"
+WARP_ONLY_RENDER = {"background": "warp", "mouth": "driver", "mirror_visibility": 0.0, "lash_fraction": 1e-3}
 
 
 class Method(Protocol):
@@ -78,11 +88,26 @@ class ReenactorMethod:
 
     name = "reenactor"
 
-    def __init__(self) -> None:
+    def __init__(self, mouth: str | None = None, retarget: str | None = None, render: dict | None = None, name: str | None = None) -> None:
+        from dataclasses import replace  # noqa: PLC0415
+
         from reenactor.api import Reenactor  # noqa: PLC0415
         from reenactor.config import ReenactorConfig  # noqa: PLC0415
 
-        self._impl = Reenactor(ReenactorConfig())
+        cfg = ReenactorConfig()
+        if mouth is not None:
+            # "reenactor-mouth-MODE": the pipeline with RenderConfig.mouth = MODE.
+            cfg = replace(cfg, render=replace(cfg.render, mouth=mouth))
+            self.name = f"reenactor-mouth-{mouth}"
+        if retarget is not None:
+            # "reenactor-ldnet": the pipeline with RetargetConfig.method = "ldnet".
+            cfg = replace(cfg, retarget=replace(cfg.retarget, method=retarget))
+            self.name = f"reenactor-{retarget}"
+        if render:
+            cfg = replace(cfg, render=replace(cfg.render, **render))
+        if name:
+            self.name = name
+        self._impl = Reenactor(cfg)
 
     def generate(self, portrait, driver_frames, fps, protocol):
         """Animate; frame 0 is the motion reference in the self protocol."""
@@ -119,10 +144,14 @@ def make_methods(names: list[str] | tuple[str, ...]) -> list[Method]:
             out.append(DriverMethod())
         elif n == "naive2d":
             out.append(Naive2DMethod())
-        elif n == "reenactor":
+        elif n == WARP_ONLY:
+            out.append(ReenactorMethod(render=WARP_ONLY_RENDER, name=WARP_ONLY))
+        elif n in RETARGET_VARIANTS:
+            out.append(ReenactorMethod(retarget=RETARGET_VARIANTS[n]))
+        elif n == "reenactor" or n in MOUTH_VARIANTS:
             if not pipeline_available():
-                raise InputError("method 'reenactor' asked, but reenactor.api cannot be imported")
-            out.append(ReenactorMethod())
+                raise InputError(f"method {n!r} asked, but reenactor.api cannot be imported")
+            out.append(ReenactorMethod(MOUTH_VARIANTS.get(n)))
         else:
-            raise InputError(f"unknown method {n!r} (choose from {', '.join(METHOD_NAMES)})")
+            raise InputError(f"unknown method {n!r} (choose from {', '.join(METHOD_NAMES + (WARP_ONLY,) + tuple(MOUTH_VARIANTS) + tuple(RETARGET_VARIANTS))})")
     return out
