@@ -91,8 +91,13 @@ class RenderConfig:
     #: this (edge-on) take their texture from the mirrored side of the face
     #: when that side is better seen (0 disables the mirrored fill).
     mirror_visibility: float = 0.45
-    #: Height of the lash line band (moved with the lid, never stretched), as a
-    #: fraction of the distance from the upper lid to the mesh ring above it.
+    #: Lash band in the upper lids: its height as a fraction of the distance
+    #: from the lid to the mesh ring above (0 disables it). The band stretches
+    #: with the lid while the eye is open or half closed and keeps its own
+    #: height as the eye closes fully, so a full blink shows a crisp lash line
+    #: (mediapipe re-reads 0.27 of the open eye instead of 0.59). Kept rigid at
+    #: every closure, it made dlib read real half-blinks as more open
+    #: (hdtf_katie_hill eye-open corr 0.59 -> -0.22).
     lash_fraction: float = 0.85
     #: Head ring: vertices outside the upper face outline that turn with the
     #: head in 3D (hair, temples, ears), offset outwards and backwards in face

@@ -30,10 +30,9 @@ MOUTH_VARIANTS = {f"reenactor-mouth-{m}": m for m in ("driver", "learned", "synt
 RETARGET_VARIANTS = {"reenactor-geometric": "geometric", "reenactor-ldnet": "ldnet"}
 #: "reenactor-warponly": the warp-only pipeline of release 0.1 kept as a
 #: baseline for the realism layers (issue 4): everything in the crop warped
-#: (no background plate), the driver's inner mouth, no mirrored fill, the
-#: upper lid stretched as a whole (no rigid lash band).
+#: (no background plate), the driver's inner mouth, no mirrored fill.
 WARP_ONLY = "reenactor-warponly"
-WARP_ONLY_RENDER = {"background": "warp", "mouth": "driver", "mirror_visibility": 0.0, "lash_fraction": 1e-3}
+WARP_ONLY_RENDER = {"background": "warp", "mouth": "driver", "mirror_visibility": 0.0, "lash_fraction": 0.0}
 
 
 class Method(Protocol):

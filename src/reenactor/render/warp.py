@@ -134,9 +134,11 @@ def with_lash_points(src_v: np.ndarray, dst_v: np.ndarray, fraction: float) -> t
     """Append the lash-line vertices to source and target vertex arrays.
 
     In the source the lash line lies ``fraction`` of the way from each upper
-    lid point to the ring point above it. In the target it keeps the source's
-    lid-to-lash distance (scaled with the head), up to 90% of the target band,
-    so the lashes move with the lid without stretching.
+    lid point to the ring point above it. In the target it stays at that
+    fraction of the band (the plain piecewise-affine stretch) while the eye is
+    open or half closed, and moves to the source's lid-to-lash distance
+    (scaled with the head, at most 90% of the band) as the eye closes fully,
+    so a closed eye shows a crisp lash line instead of a smeared band.
 
     Args:
         src_v, dst_v: (481, 3) vertices from ``with_virtual_points``, crop px.
@@ -145,15 +147,25 @@ def with_lash_points(src_v: np.ndarray, dst_v: np.ndarray, fraction: float) -> t
     Returns:
         (src, dst), each (N_WARP_VERTICES, 3) float64.
     """
+    from reenactor.face.pose import head_axes
+
     scale = T.inter_ocular(dst_v) / max(T.inter_ocular(src_v), 1e-6)
+    up_s = head_axes(src_v[: T.N_LANDMARKS])[:, 1]
+    up_d = head_axes(dst_v[: T.N_LANDMARKS])[:, 1]
     src_l, dst_l = [], []
-    for lid, ring in _LIDS:
+    for (lid, ring), pairs in zip(_LIDS, (T.RIGHT_LID_PAIRS, T.LEFT_LID_PAIRS)):
         ls, rs = src_v[list(lid)], src_v[list(ring)]
         ld, rd = dst_v[list(lid)], dst_v[list(ring)]
         src_l.append(ls + fraction * (rs - ls))
+        up, lo = [p[0] for p in pairs], [p[1] for p in pairs]
+        gap_s = float(((src_v[lo] - src_v[up]) @ up_s).mean()) * scale
+        gap_d = float(((dst_v[lo] - dst_v[up]) @ up_d).mean())
+        closure = 1.0 - gap_d / max(gap_s, 1e-6)
+        w = float(_smoothstep(np.array(closure), 0.7, 0.95))
         h = fraction * np.linalg.norm((rs - ls)[:, :2], axis=1) * scale
         band = np.linalg.norm((rd - ld)[:, :2], axis=1)
-        f = np.minimum(h, 0.9 * band) / np.maximum(band, 1e-6)
+        rigid = np.minimum(h, 0.9 * band) / np.maximum(band, 1e-6)
+        f = (1.0 - w) * fraction + w * rigid
         dst_l.append(ld + f[:, None] * (rd - ld))
     return np.concatenate([src_v, *src_l]), np.concatenate([dst_v, *dst_l])
 
@@ -225,7 +237,8 @@ class MeshWarper:
         self.cfg = cfg or RenderConfig()
         n = self.cfg.work_size
         self.size = n
-        self.tris = lash_band_triangles(T.mesh_triangles())
+        self.lash_band = self.cfg.lash_fraction > 0
+        self.tris = lash_band_triangles(T.mesh_triangles()) if self.lash_band else T.mesh_triangles()
         self.head_ring = self.cfg.head_ring_outward > 0
         if self.head_ring:
             self.tris = np.concatenate([self.tris, head_ring_triangles()])
@@ -379,7 +392,12 @@ class MeshWarper:
         """
         src_v = T.with_virtual_points(np.asarray(src, dtype=np.float64))
         dst_v = T.with_virtual_points(np.asarray(dst, dtype=np.float64))
-        src_v, dst_v = with_lash_points(src_v, dst_v, self.cfg.lash_fraction)
+        if self.lash_band:
+            src_v, dst_v = with_lash_points(src_v, dst_v, self.cfg.lash_fraction)
+        else:
+            # Keep vertex numbering fixed (head ring indices follow the lash ones).
+            src_v = np.concatenate([src_v, np.repeat(src_v[:1], 2 * _N_LID, 0)])
+            dst_v = np.concatenate([dst_v, np.repeat(dst_v[:1], 2 * _N_LID, 0)])
         face = float(np.ptp(dst_v[: T.N_LANDMARKS, :2], axis=0).max())
         if self.head_ring:
             src_v, dst_v = with_head_ring(src_v, dst_v, self.cfg.head_ring_outward, self.cfg.head_ring_back)
