@@ -14,7 +14,14 @@ from reenactor.face.landmarks import LandmarkDetector
 from reenactor.face.pose import euler_degrees, fit_similarity
 from reenactor.motion.retarget import expression_metrics
 from reenactor.motion.templates import ExpressionBasis, MotionParams
-from reenactor.render.warp import N_WARP_VERTICES, lash_band_triangles, outward_signs, triangle_facing, with_lash_points
+from reenactor.render.warp import (
+    N_WARP_VERTICES,
+    lash_band_triangles,
+    orient_consistently,
+    outward_signs,
+    triangle_facing,
+    with_lash_points,
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +72,18 @@ def test_lash_line_keeps_its_height_when_the_lid_moves(prepared):
     np.testing.assert_allclose(h_dst[1:-1], h_src[1:-1], rtol=0.05)
 
 
+def test_mesh_winding_is_made_consistent():
+    tris = orient_consistently(lash_band_triangles(T.mesh_triangles()))
+    directed: dict[tuple[int, int], int] = {}
+    for a, b, c in tris.tolist():
+        for e in ((a, b), (b, c), (c, a)):
+            directed[e] = directed.get(e, 0) + 1
+    assert max(directed.values()) == 1  # no edge walked twice the same way
+
+
 def test_facing_is_positive_for_a_frontal_face_and_flips_on_the_far_side(prepared):
     src = T.with_virtual_points(prepared.crop_landmarks)
-    tris = T.mesh_triangles()
+    tris = orient_consistently(T.mesh_triangles())
     out = outward_signs(src, tris)
     cos = triangle_facing(src, tris, out)
     assert np.mean(cos > 0) > 0.97  # a frontal portrait shows its face

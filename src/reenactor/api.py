@@ -266,11 +266,13 @@ class Reenactor:
         """
         t0 = time.perf_counter()
         space = self._space(portrait, crop_output)
-        map_x, map_y = self.warper.backward_map(portrait.crop_landmarks, target)
+        use_mirror = self.config.render.mirror_visibility > 0
+        map_x, map_y, mirror = self.warper.backward_maps(portrait.crop_landmarks, target, mirror=use_mirror)
         t1 = time.perf_counter()
         if crop_output:
             out = space.person.composite(map_x, map_y) if space.person is not None else remap(space.base, map_x, map_y)
             target_out = target
+            own_map = (map_x, map_y)
         else:
             (x0, y0, x1, y1), ux, uy = portrait._spaces["roi"]
             sx, sy = self._to_image_map(portrait, map_x, map_y, ux, uy)
@@ -281,6 +283,9 @@ class Reenactor:
             else:
                 out[y0:y1, x0:x1] = remap(space.base, sx, sy)
             target_out = portrait.crop.to_image(target)
+            own_map = (sx, sy)
+        if mirror is not None:
+            self._apply_mirror(portrait, space, out, mirror, own_map, crop_output)
         t2 = time.perf_counter()
         space.layers(out, target_out, mouth)
         t3 = time.perf_counter()

@@ -73,21 +73,60 @@ def triangle_facing(points: np.ndarray, tris: np.ndarray, outward: np.ndarray) -
     return -n[:, 2] / (np.linalg.norm(n, axis=1) + 1e-12)
 
 
-def outward_signs(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """(T,) winding signs so that normals point away from the head's centre.
+def orient_consistently(tris: np.ndarray) -> np.ndarray:
+    """Re-order triangle vertices so that the whole mesh has one winding.
 
-    The centre is placed one inter-ocular distance behind the stable face
-    points along the head's depth axis (a sphere-like head); valid for any
-    pose of ``points`` (N >= 478, pixels).
+    Neighbouring triangles of an orientable surface traverse their shared edge
+    in opposite directions; a breadth-first walk over shared edges flips the
+    triangles that do not. The face mesh (a disc with holes closed by fans) is
+    orientable, so afterwards every normal points to the same side of the
+    surface, and one global sign (see :func:`outward_signs`) tells front from
+    back for every triangle, including the underside of the nose.
+
+    Args:
+        tris: (T, 3) int vertex indices.
+
+    Returns:
+        (T, 3) int32, same triangles, consistent winding.
     """
-    from reenactor.face.pose import head_axes
+    tris = np.array(tris, dtype=np.int32)
+    by_edge: dict[tuple[int, int], list[int]] = {}
+    for k, t in enumerate(tris.tolist()):
+        for a, b in ((t[0], t[1]), (t[1], t[2]), (t[2], t[0])):
+            by_edge.setdefault((min(a, b), max(a, b)), []).append(k)
+    done = np.zeros(len(tris), bool)
+    for seed in range(len(tris)):
+        if done[seed]:
+            continue
+        done[seed] = True
+        queue = [seed]
+        while queue:
+            k = queue.pop()
+            t = tris[k].tolist()
+            directed = {(t[0], t[1]), (t[1], t[2]), (t[2], t[0])}
+            for a, b in directed:
+                for n in by_edge[(min(a, b), max(a, b))]:
+                    if done[n]:
+                        continue
+                    u = tris[n].tolist()
+                    if (a, b) in {(u[0], u[1]), (u[1], u[2]), (u[2], u[0])}:
+                        tris[n] = tris[n][::-1]  # same direction: flip
+                    done[n] = True
+                    queue.append(n)
+    return tris
 
-    lm = points[: T.N_LANDMARKS]
-    centre = lm[list(T.STABLE_POINTS)].mean(0) + head_axes(lm)[:, 2] * T.inter_ocular(lm)
+
+def outward_signs(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """(T,) winding signs making normals point out of the face, towards a viewer in front.
+
+    ``tris`` must have one consistent winding (:func:`orient_consistently`);
+    the sign is the one under which the face, summed over its area, faces the
+    camera in ``points`` (N >= 478, pixels; a portrait always shows its face).
+    """
     a, b, c = points[tris[:, 0]], points[tris[:, 1]], points[tris[:, 2]]
     n = np.cross(b - a, c - a)
-    away = np.einsum("ij,ij->i", n, (a + b + c) / 3.0 - centre)
-    return np.where(away >= 0, 1.0, -1.0)
+    sign = -1.0 if n[:, 2].sum() > 0 else 1.0  # facing = -n_z * sign > 0 for most
+    return np.full(len(tris), sign)
 
 
 # Lash line vertices: one per upper-lid point, between the lid and the ring
@@ -242,6 +281,7 @@ class MeshWarper:
         self.head_ring = self.cfg.head_ring_outward > 0
         if self.head_ring:
             self.tris = np.concatenate([self.tris, head_ring_triangles()])
+        self.tris = orient_consistently(self.tris)
         gx, gy = np.meshgrid(np.arange(n, dtype=np.float32), np.arange(n, dtype=np.float32))
         self.grid_x, self.grid_y = gx, gy
         g = self.cfg.field_size
@@ -403,6 +443,12 @@ class MeshWarper:
             src_v, dst_v = with_head_ring(src_v, dst_v, self.cfg.head_ring_outward, self.cfg.head_ring_back)
         outward = outward_signs(src_v, self.tris)
         cos_d = triangle_facing(dst_v, self.tris, outward)
+        cos_s = triangle_facing(src_v, self.tris, outward)
+        # Every triangle facing the camera in the target is drawn, even one the
+        # portrait shows from behind (a nostril, the far side of the nose):
+        # leaving it out opens a hole through which deeper parts of the mesh
+        # show. Its texture comes from its mirror when that is seen (see
+        # _mirror_layer), else from its own, folded, source triangle.
         ids = self.face_raster(dst_v[:, :2], cos_d > 0.0, dst_v[:, 2])
         field = self.outer_field(dst_v[:, :2], src_v[:, :2], face)
         inside = ids >= 0
@@ -427,7 +473,6 @@ class MeshWarper:
         disp = alpha[..., None] * mesh + (1.0 - alpha[..., None]) * field
         layer = None
         if mirror:
-            cos_s = triangle_facing(src_v, self.tris, outward)
             layer = self._mirror_layer(src_v, dst_v, ids, ys, xs, tid, cos_s, cos_d, alpha, face)
         return self.grid_x + disp[..., 0], self.grid_y + disp[..., 1], layer
 
@@ -441,7 +486,9 @@ class MeshWarper:
             * _smoothstep(gain, 0.05, 0.25)
             * _smoothstep(cos_d, 0.1, 0.3)
             * self.has_mirror
-        ).astype(np.float32)
+        )
+        # Seen from behind in the portrait: the mirror is the only texture.
+        w_t = np.where((cos_s <= 0.0) & (cos_m > 0.05) & (self.has_mirror > 0), 1.0, w_t).astype(np.float32)
         if not np.any(w_t[tid] > 0.01):
             return None
         w = np.zeros(ids.shape, np.float32)
