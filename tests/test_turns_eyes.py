@@ -128,6 +128,16 @@ def test_turning_a_three_quarter_portrait_back_fills_from_the_mirrored_side(reen
     # nose to the image's left, hiding the image-left cheek behind it.
     ys, xs = np.nonzero(layer.weight > 0.5)
     assert xs.mean() < target[T.NOSE_TIP, 0]  # measured 201 vs nose at 242
+    # render() applies it: the filled pixels differ from the plain warp.
+    from dataclasses import replace
+
+    from reenactor.api import Reenactor
+
+    plain = Reenactor(replace(reenactor.config, render=replace(reenactor.config.render, mirror_visibility=0.0)))
+    with_fill = reenactor.render(p2, target, None, crop_output=True)
+    without = plain.render(plain.prepare(turned), target, None, crop_output=True)
+    diff = np.abs(with_fill.astype(int) - without.astype(int)).sum(2)
+    assert diff[ys, xs].mean() > 5 * max(diff[layer.weight == 0].mean(), 0.1)
 
 
 def test_zero_motion_builds_no_mirror_layer(reenactor, prepared):
