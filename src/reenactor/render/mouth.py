@@ -8,7 +8,10 @@ filled with
   driver frame around its inner lips, mapped onto the target inner-lip contour
   by an affine fit and colour-matched to the portrait's lips (Lab), or
 * ``synthetic``: a procedural cavity with upper and lower teeth, lit like the
-  portrait (used for built-in motions, which have no driver frames),
+  portrait (used for built-in motions, which have no driver frames), or
+* ``learned``: painted by the shipped inner-mouth network from the target lip
+  shape and the portrait's lip and skin colours (no driver frame needed; see
+  :mod:`reenactor.render.mouth_learned`),
 
 blended with a feathered mask. All images are HxWx3 uint8 RGB; landmark arrays
 are (478, 2+) pixels in the image being drawn on.
@@ -118,9 +121,14 @@ class MouthRenderer:
     """
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray, cfg: RenderConfig) -> None:
-        if cfg.mouth not in ("driver", "synthetic", "off"):
-            raise ValueError(f"unknown mouth mode {cfg.mouth!r} (use driver, synthetic or off)")
+        if cfg.mouth not in ("driver", "learned", "synthetic", "off"):
+            raise ValueError(f"unknown mouth mode {cfg.mouth!r} (use driver, learned, synthetic or off)")
         self.cfg = cfg
+        self.painter = None
+        if cfg.mouth == "learned":
+            from reenactor.render.mouth_learned import LearnedMouthPainter, appearance
+
+            self.painter = LearnedMouthPainter(appearance(image, landmarks), cfg.mouth_model)
         self.lip_lab = mean_lip_lab(image, landmarks)
         self.opening = mouth_opening(landmarks)
         cheek = landmarks[[205, 425, 50, 280], :2].round().astype(int)
@@ -165,12 +173,20 @@ class MouthRenderer:
         k = max(1, int(round(feather * 0.5)))
         mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
         mask = cv2.GaussianBlur(mask, (0, 0), feather * 0.5) * amount
-        if self.cfg.mouth == "driver" and patch is not None:
+        if self.painter is not None:
+            fill = self._learned(out, target, (x0, y0), roi.shape[:2])
+        elif self.cfg.mouth == "driver" and patch is not None:
             fill = self._from_driver(patch, poly, roi.shape[:2])
         else:
             fill = self._synthetic(poly, roi.shape[:2])
         a = mask[..., None]
         roi[:] = np.clip(a * fill + (1 - a) * roi.astype(np.float32), 0, 255).astype(np.uint8)
+
+    def _learned(self, out: np.ndarray, target: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+        painted, m = self.painter.paint(out, target)
+        inv = cv2.invertAffineTransform(m)
+        inv[:, 2] -= origin
+        return cv2.warpAffine(painted, inv, (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def _from_driver(self, patch: MouthPatch, poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         x = np.hstack([patch.inner.astype(np.float64), np.ones((len(poly), 1))])
