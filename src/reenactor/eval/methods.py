@@ -12,7 +12,10 @@ frame per driver frame. Inputs and outputs are ``HxWx3`` ``uint8`` RGB.
 * ``reenactor``: :meth:`reenactor.api.Reenactor.animate_frames` with the
   default :class:`reenactor.config.ReenactorConfig`; ``reference_frame=0``
   in the self protocol (frame 0 is the portrait), automatic otherwise;
-  ``motion="relative"`` in both.
+  ``motion="relative"`` in both;
+* ``reenactor-mouth-MODE`` (``driver``, ``learned``, ``synthetic``, ``off``):
+  the same pipeline with ``RenderConfig.mouth`` forced to ``MODE``, to compare
+  inner-mouth modes in one run.
 """
 
 from __future__ import annotations

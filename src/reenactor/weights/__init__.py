@@ -43,6 +43,20 @@ class WeightSpec:
 #: name -> spec. Filled in as models are trained and exported.
 REGISTRY: dict[str, WeightSpec] = {}
 
+REGISTRY["mouth"] = WeightSpec(
+    name="mouth",
+    filename="mouth.onnx",
+    sha256="1a0bbf6a80b747fde865c6665847836a94eaf643e9c3f96deacd3fe385cb2541",
+    description="inner-mouth painter (reenactor train mouth; see reenactor.render.mouth_learned)",
+)
+
+REGISTRY["ldnet"] = WeightSpec(
+    name="ldnet",
+    filename="ldnet.onnx",
+    sha256="e970ae8daf186eb7abdff9dcb2fb6ef66f444bec000a26676730961a8e34e2e6",
+    description="LD-Net E_I + E_P + G (reenactor train ldnet; see reenactor.motion.ldnet, docs/ldnet.md)",
+)
+
 
 class WeightsError(ReenactorError):
     """A shipped model file is missing or does not match its checksum."""
