@@ -210,7 +210,6 @@ def with_lash_points(src_v: np.ndarray, dst_v: np.ndarray, fraction: float) -> t
 
 
 HEAD_FIRST = N_WARP_VERTICES
-N_HEAD_VERTICES = len(T.HEAD_RING_BASE)
 HEAD_MIRROR = tuple(HEAD_FIRST + T.HEAD_RING_BASE.index(T.MIRROR[v]) for v in T.HEAD_RING_BASE)
 
 
@@ -432,12 +431,9 @@ class MeshWarper:
         """
         src_v = T.with_virtual_points(np.asarray(src, dtype=np.float64))
         dst_v = T.with_virtual_points(np.asarray(dst, dtype=np.float64))
-        if self.lash_band:
-            src_v, dst_v = with_lash_points(src_v, dst_v, self.cfg.lash_fraction)
-        else:
-            # Keep vertex numbering fixed (head ring indices follow the lash ones).
-            src_v = np.concatenate([src_v, np.repeat(src_v[:1], 2 * _N_LID, 0)])
-            dst_v = np.concatenate([dst_v, np.repeat(dst_v[:1], 2 * _N_LID, 0)])
+        # Always appended, so the head ring's vertex numbers stay fixed; no
+        # triangle uses them when the lash band is off.
+        src_v, dst_v = with_lash_points(src_v, dst_v, self.cfg.lash_fraction)
         face = float(np.ptp(dst_v[: T.N_LANDMARKS, :2], axis=0).max())
         if self.head_ring:
             src_v, dst_v = with_head_ring(src_v, dst_v, self.cfg.head_ring_outward, self.cfg.head_ring_back)
