@@ -389,3 +389,35 @@ def test_static_baseline_verifies_and_has_no_expression(face, astro):
     assert mot["face_found"] == 1.0 and mot["jitter"] == 0.0
     assert mot["roll_err"] > 2.0  # the driver rolls, the static portrait does not
     assert len(series["ref_roll"]) == len(drv)
+
+
+def test_mirror_table_swaps_left_and_right():
+    from reenactor.eval.dlibface import MIRROR_68
+
+    m = np.array(MIRROR_68)
+    assert sorted(m) == list(range(68))
+    assert np.array_equal(m[m], np.arange(68))  # an involution
+    assert m[36] == 45 and m[48] == 54 and m[62] == 62 and m[8] == 8  # eye/mouth corners swap, centre stays
+
+
+def test_flip_averaged_landmarks_are_mirror_symmetric(face, astro):
+    """Measuring the mirror image gives the mirror of the measurement.
+
+    With the box mirrored too, plain dlib is off by its own left/right bias
+    (pixels); the flip-averaged points agree to rounding.
+    """
+    import dlib
+
+    from reenactor.eval.dlibface import MIRROR_68
+
+    m = face.measure(astro, descriptor=False)
+    w = astro.shape[1]
+    flipped = np.ascontiguousarray(astro[:, ::-1])
+    x0, y0, x1, y1 = (int(round(v)) for v in m.box)
+    rect = dlib.rectangle(w - x1, y0, w - 1 - x0, y1 - 1)
+    back = 0.5 * (
+        np.array([[p.x, p.y] for p in face._predictor(flipped, rect).parts()], float)
+        + face._mirrored_points(flipped, rect)
+    )
+    back[:, 0] = w - 1 - back[:, 0]
+    assert np.abs(back[list(MIRROR_68)] - m.landmarks).max() < 1e-9

@@ -135,7 +135,7 @@ def test_static_and_driver_baselines_on_a_real_pair(face, shared_data):
     assert abs(s["expr_corr"]) < 0.05 and s["jitter"] == 0.0
     d = res.metrics["driver"]
     assert d["id_verify"] == 0.0 and d["id_leak"] == 1.0
-    assert d["expr_corr"] == pytest.approx(1.0) and d["rot_err"] == pytest.approx(0.0, abs=1e-6)
+    assert d["expr_corr"] == pytest.approx(1.0) and d["rot_err"] == pytest.approx(0.0, abs=1e-4)  # degrees; solvePnP round-off on fractional points
     assert res.strip is not None and res.strip.dtype == np.uint8
     # region view: rows driver + static (the driver method is the first row already)
     from reenactor.eval import regions as R

@@ -34,6 +34,17 @@ DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 #: Frames are searched for faces at most this large (longer side, pixels).
 DETECT_MAX_SIDE = 640
 
+#: iBUG-68 index of each point's left/right counterpart (jaw, brows, nose,
+#: eyes, outer and inner lips), for measuring on the mirrored image.
+MIRROR_68 = (
+    tuple(range(16, -1, -1))
+    + tuple(range(26, 16, -1))
+    + (27, 28, 29, 30, 35, 34, 33, 32, 31)
+    + (45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40)
+    + (54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55)
+    + (64, 63, 62, 61, 60, 67, 66, 65)
+)
+
 
 def dlib_available() -> bool:
     """True when both ``dlib`` and ``face_recognition_models`` are installed."""
@@ -87,12 +98,20 @@ class DlibFace:
 
     Args:
         model_dir: folder with the ``.dat`` files; defaults to :func:`models_dir`.
+        flip_average: landmarks are the mean of the predictor's points on the
+            frame and on its mirror image (points swapped back with
+            :data:`MIRROR_68`). This halves the predictor's own noise: on the
+            17 evaluation driver clips, the inner-lip gap it reads agrees with
+            mediapipe's at r = 0.884 on average instead of 0.870 (GRID
+            ``swiz3n``: 0.74 instead of 0.63, checked by eye: dlib alone read
+            teeth-showing frames as closed). The identity descriptor always
+            uses the unflipped points.
 
     Raises:
         DependencyError: dlib or the model files are not installed.
     """
 
-    def __init__(self, model_dir: str | Path | None = None) -> None:
+    def __init__(self, model_dir: str | Path | None = None, flip_average: bool = True) -> None:
         try:
             import dlib  # noqa: PLC0415 (optional dependency)
         except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -102,6 +121,7 @@ class DlibFace:
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(folder / LANDMARKS_FILE))
         self._encoder = dlib.face_recognition_model_v1(str(folder / DESCRIPTOR_FILE))
+        self._flip_average = flip_average
         self._cache: dict[tuple[bytes, bool], FaceMeasurement] = {}
 
     def clear_cache(self) -> None:
@@ -131,6 +151,26 @@ class DlibFace:
         sx = w / small.shape[1]
         sy = h / small.shape[0]
         return (best.left() * sx, best.top() * sy, (best.right() + 1) * sx, (best.bottom() + 1) * sy)
+
+    def _mirrored_points(self, image: np.ndarray, rect) -> np.ndarray:
+        """The predictor's 68 points measured on the mirror image, mapped back.
+
+        Only the box's neighbourhood is flipped (a quarter of the box around
+        it, which covers the predictor's whole reach).
+        """
+        h, w = image.shape[:2]
+        l, t, r, b = rect.left(), rect.top(), rect.right(), rect.bottom()
+        m = (r - l + 1) // 4
+        x0, x1 = max(0, l - m), min(w, r + 1 + m)
+        y0, y1 = max(0, t - m), min(h, b + 1 + m)
+        flipped = np.ascontiguousarray(image[y0:y1, x0:x1][:, ::-1])
+        cw = x1 - x0
+        fr = self._dlib.rectangle(cw - 1 - (r - x0), t - y0, cw - 1 - (l - x0), b - y0)
+        shape = self._predictor(flipped, fr)
+        pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+        pts[:, 0] = cw - 1 - pts[:, 0] + x0
+        pts[:, 1] += y0
+        return pts[list(MIRROR_68)]
 
     def measure(self, image: np.ndarray, descriptor: bool = True) -> FaceMeasurement:
         """Detect the most confident face, its 68 landmarks and (optionally) its descriptor.
@@ -164,6 +204,8 @@ class DlibFace:
             )
             shape = self._predictor(image, rect)
             lm = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+            if self._flip_average:
+                lm = 0.5 * (lm + self._mirrored_points(image, rect))
             desc = None
             if descriptor:
                 desc = np.array(self._encoder.compute_face_descriptor(image, shape), dtype=np.float64)

@@ -324,7 +324,7 @@ def write_html(doc: dict, results: list[ItemResult], methods: list[str], path: P
         + html.escape(
             f"protocol {meta['protocol']}, up to {meta['max_frames']} frames per clip, identity on "
             f"{_stride_text(meta['id_stride'])}; data {meta['data_dir']}; measured with dlib {meta.get('dlib_version')} "
-            f"(HOG detector, 68-point predictor, ResNet descriptor), independent of the pipeline's mediapipe. "
+            f"(HOG detector, 68-point predictor averaged over the frame and its mirror image, ResNet descriptor), independent of the pipeline's mediapipe. "
             f"Wall time {meta.get('wall_seconds', 0):.0f} s. Bold: best non-bound method per column "
             "(static and driver are bounds)."
         )
@@ -454,8 +454,8 @@ def write_markdown(
         "",
         f"Measured {meta.get('date')} with reenactor {meta.get('reenactor_version')} (git {meta.get('git')}), "
         f"dlib {meta.get('dlib_version')}; up to {meta['max_frames']} frames per clip, identity descriptors on "
-        f"{_stride_text(meta['id_stride'])}. All metrics use dlib (HOG detector, 68 landmarks, ResNet "
-        "descriptor), never the pipeline's mediapipe. The sets are fixed in `src/reenactor/eval/sets.tsv`.",
+        f"{_stride_text(meta['id_stride'])}. All metrics use dlib (HOG detector, 68 landmarks averaged "
+        "over the frame and its mirror image, ResNet descriptor), never the pipeline's mediapipe. The sets are fixed in `src/reenactor/eval/sets.tsv`.",
         "",
         "Methods: **static** = the portrait unchanged (identity bound), **driver** = the driver frames "
         "(motion bound; left out of the self protocol, where it is the ground truth), **naive2d** = 2D "
