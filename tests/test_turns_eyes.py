@@ -140,6 +140,23 @@ def test_turning_a_three_quarter_portrait_back_fills_from_the_mirrored_side(reen
     assert diff[ys, xs].mean() > 5 * max(diff[layer.weight == 0].mean(), 0.1)
 
 
+@pytest.mark.parametrize("params", [{}, {"brow": 1.0}, {"smile": 1.0}])
+def test_expression_without_turning_keeps_the_portraits_own_texture(reenactor, prepared, params):
+    """On a three-quarter portrait, edge-on triangles stay as they are unless the head turns.
+
+    Before the fill required a rigid reveal, the unmoved turned portrait got
+    278 px of mirrored texture and a brow raise 319 (a brow replaced by the
+    other one on real clips).
+    """
+    turned = reenactor.render(prepared, ExpressionBasis(prepared.rig).landmarks(MotionParams(yaw=30.0)), None)
+    p2 = reenactor.prepare(turned)
+    basis = ExpressionBasis(p2.rig)
+    _, _, layer = reenactor.warper.backward_maps(p2.crop_landmarks, basis.landmarks(MotionParams(**params)))
+    assert layer is None
+    _, _, back = reenactor.warper.backward_maps(p2.crop_landmarks, basis.landmarks(MotionParams(yaw=-10.0, **params)))
+    assert back is not None and back.weight.sum() > 100  # measured 628 px
+
+
 def test_zero_motion_builds_no_mirror_layer(reenactor, prepared):
     _, _, layer = reenactor.warper.backward_maps(prepared.crop_landmarks, prepared.crop_landmarks)
     assert layer is None
