@@ -100,12 +100,13 @@ class DlibFace:
         model_dir: folder with the ``.dat`` files; defaults to :func:`models_dir`.
         flip_average: landmarks are the mean of the predictor's points on the
             frame and on its mirror image (points swapped back with
-            :data:`MIRROR_68`). This halves the predictor's own noise: on the
-            17 evaluation driver clips, the inner-lip gap it reads agrees with
-            mediapipe's at r = 0.884 on average instead of 0.870 (GRID
-            ``swiz3n``: 0.74 instead of 0.63, checked by eye: dlib alone read
-            teeth-showing frames as closed). The identity descriptor always
-            uses the unflipped points.
+            :data:`MIRROR_68`), which averages out part of the predictor's
+            left/right bias and noise. On the 17 evaluation driver clips the
+            inner-lip gap it reads agrees with mediapipe's at r = 0.885 on
+            average instead of 0.871 (GRID ``swiz3n``: 0.74 instead of 0.63,
+            where dlib alone read teeth-showing frames as closed, checked by
+            eye); ``scripts/mouth_reference_agreement.py`` prints these. The
+            identity descriptor always uses the unflipped points.
 
     Raises:
         DependencyError: dlib or the model files are not installed.
