@@ -76,6 +76,42 @@ def test_driver_mouth_opening_transfers_in_portrait_proportions(prepared):
     assert abs(mouth_opening(out) - mouth_opening(opened)) < 0.02
 
 
+def _lid_gaps(lm: np.ndarray, pairs) -> np.ndarray:
+    from reenactor.face.pose import head_axes
+
+    down = head_axes(lm)[:, 1]
+    return np.array([(lm[b] - lm[a]) @ down for a, b in pairs])
+
+
+@pytest.mark.parametrize("closed, expect", [(0.2, 0.0), (0.0, 0.1)])
+def test_a_driver_blink_read_with_a_lash_gap_closes_the_portraits_eye(prepared, closed, expect):
+    """mediapipe reads a closed eye at ~0.1-0.2 of its open gap; the portrait closes fully."""
+    from dataclasses import replace
+
+    from reenactor.config import RetargetConfig
+
+    p = prepared.crop_landmarks
+    driver = p.copy()
+    for a, b in T.RIGHT_LID_PAIRS:  # right eye at 0.1 of its gap, the upper lid moving
+        driver[a] = p[b] + 0.1 * (p[a] - p[b])
+    cfg = replace(RetargetConfig(), eye_closed_fraction=closed)
+    out = Retargeter(p, p, cfg)(driver)
+    rest = _lid_gaps(p, T.RIGHT_LID_PAIRS)
+    got = _lid_gaps(out, T.RIGHT_LID_PAIRS)
+    np.testing.assert_allclose(got, expect * rest, atol=0.02 * rest.max())
+    np.testing.assert_allclose(_lid_gaps(out, T.LEFT_LID_PAIRS), _lid_gaps(p, T.LEFT_LID_PAIRS), atol=1e-6)
+
+
+def test_closed_gap_fraction_is_continuous_increasing_and_exact_when_open():
+    from reenactor.motion.retarget import closed_gap_fraction
+
+    f = np.linspace(0.0, 1.5, 1501)
+    g = np.array([closed_gap_fraction(x, 0.2) for x in f])
+    assert np.all(np.diff(g) >= 0) and np.abs(np.diff(g)).max() < 0.01
+    assert np.all(g[f <= 0.2] == 0.0)
+    np.testing.assert_allclose(g[f >= 0.6], f[f >= 0.6])
+
+
 def test_known_rotation_and_mouth_opening_are_rendered_where_expected(reenactor, prepared):
     """Render yaw 15 deg, pitch -8 deg and an open mouth; re-detect the landmarks."""
     basis = ExpressionBasis(prepared.rig)

@@ -55,6 +55,12 @@ class RetargetConfig:
     #: Bounds of the eye-opening ratio used to scale eyelid motion.
     eye_min_ratio: float = 0.4
     eye_max_ratio: float = 2.5
+    #: mediapipe reads a fully closed eye with some lid gap left (the lash
+    #: line): 0.04-0.25 of the open gap at the deepest blink of the real clips
+    #: (median 0.22). A driver gap at or below this fraction of its reference
+    #: gap closes the portrait's eye fully; the correction fades out by three
+    #: times this fraction, so half-blinks keep their depth (0 disables).
+    eye_closed_fraction: float = 0.2
     #: Multiplier on the transferred head translation and scale change.
     translation_gain: float = 1.0
     #: "geometric" (:class:`reenactor.motion.retarget.Retargeter`) or "ldnet"

@@ -129,6 +129,7 @@ class Retargeter:
         self.rig = PortraitRig(self.portrait)
         self.centre = self.rig.centre
         self.ref_centre = self.ref[list(T.STABLE_POINTS)].mean(0)
+        self.ref_down = head_axes(self.ref)[:, 1]  # driver forehead -> chin
         self.axes = self.rig.axes
         self.scales = self._per_point_scales()
 
@@ -185,7 +186,40 @@ class Retargeter:
         # Into the portrait's camera frame, then its head axes for scaling.
         delta = self.align.scale * expression @ self.align.rotation.T
         delta = ((delta @ self.axes) * self.scales) @ self.axes.T
+        if self.cfg.eye_closed_fraction > 0:
+            delta = self._close_lids(delta, pose.inverse_apply(driver))
         return self.compose(delta, pose.rotation, pose.scale, pose.apply(self.ref_centre[None])[0] - self.ref_centre)
+
+    def _close_lids(self, delta: np.ndarray, driver_ref: np.ndarray) -> np.ndarray:
+        """Deepen the lid displacement near a full closure (see ``eye_closed_fraction``).
+
+        Args:
+            delta: (478, 3) expression displacement in portrait crop pixels.
+            driver_ref: (478, 3) driver landmarks in its reference frame's pose.
+
+        Returns:
+            (478, 3) displacement whose lid gaps are scaled per eye by
+            ``closed_gap_fraction(f) / f``, f the driver's gap over its
+            reference gap; the upper lid takes three quarters of the change.
+        """
+        out = np.array(delta, dtype=np.float64)
+        y_axis = self.axes[:, 1]
+        closed = self.cfg.eye_closed_fraction
+        for pairs in (T.RIGHT_LID_PAIRS, T.LEFT_LID_PAIRS):
+            up = [a for a, _ in pairs]
+            lo = [b for _, b in pairs]
+            ref_gap = float(np.mean((self.ref[lo] - self.ref[up]) @ self.ref_down))
+            if ref_gap <= 1e-6:
+                continue
+            f = float(np.mean((driver_ref[lo] - driver_ref[up]) @ self.ref_down)) / ref_gap
+            k = closed_gap_fraction(f, closed) / f if f > 1e-6 else 0.0
+            if k >= 1.0:
+                continue
+            gap = ((self.portrait[lo] + out[lo]) - (self.portrait[up] + out[up])) @ y_axis
+            change = (1.0 - k) * np.maximum(gap, 0.0)
+            out[up] += 0.75 * change[:, None] * y_axis
+            out[lo] -= 0.25 * change[:, None] * y_axis
+        return out
 
     def compose(self, delta: np.ndarray, rotation: np.ndarray, scale: float, shift: np.ndarray) -> np.ndarray:
         """Portrait landmarks after an expression displacement and a head motion.
@@ -230,6 +264,18 @@ class PortraitRig:
         if shift is not None:
             moved += shift
         return fix_lids_and_lips(moved)
+
+
+def closed_gap_fraction(f: float, closed: float) -> float:
+    """Lid gap fraction to render for a driver gap fraction ``f`` (both of the open gap).
+
+    0 for ``f <= closed``; ``f`` itself from ``3 * closed`` on; in between
+    ``f - closed * (1 - smoothstep)``, which is continuous and increasing.
+    """
+    if closed <= 0:
+        return f
+    t = min(max((f - closed) / (2.0 * closed), 0.0), 1.0)
+    return max(0.0, f - closed * (1.0 - t * t * (3.0 - 2.0 * t)))
 
 
 def fix_lids_and_lips(landmarks: np.ndarray) -> np.ndarray:

@@ -42,6 +42,11 @@ def _iris_geometry(landmarks: np.ndarray, iris: tuple[int, ...]) -> tuple[np.nda
     return centre, radius
 
 
+def _smoothstep(x: float, lo: float, hi: float) -> float:
+    t = min(max((x - lo) / (hi - lo), 0.0), 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
 def _opening_mask(shape: tuple[int, int], loop: np.ndarray, offset: np.ndarray) -> np.ndarray:
     m = np.zeros(shape, np.float32)
     cv2.fillPoly(m, [np.round((loop - offset) * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
@@ -116,10 +121,19 @@ class EyeRenderer:
 
     def composite(self, out: np.ndarray, target: np.ndarray) -> None:
         """Paste both irises into ``out`` (in place) for target landmarks (478, 2+)."""
-        for sprite, iris, loop in zip(self.sprites, (T.RIGHT_IRIS, T.LEFT_IRIS), (T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP)):
+        sides = zip(self.sprites, (T.RIGHT_IRIS, T.LEFT_IRIS), (T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP), (T.RIGHT_LID_PAIRS, T.LEFT_LID_PAIRS))
+        for sprite, iris, loop, lids in sides:
             if sprite is None:
                 continue
             centre, r = _iris_geometry(target, iris)
+            # A closing eye's opening polygon collapses to an anti-aliased line,
+            # which would still draw a smear of iris along the closed lids
+            # (seen on winks): the iris fades out as the widest lid gap falls
+            # from half to a fifth of its radius.
+            gap = max(float(np.linalg.norm(target[a, :2] - target[b, :2])) for a, b in lids)
+            shown = _smoothstep(gap / max(r, 1e-6), 0.2, 0.5)
+            if shown <= 0.0:
+                continue
             s = r / sprite.radius if sprite.radius > 0 else 1.0
             size = sprite.rgba.shape[0]
             half_out = int(np.ceil(size * s / 2)) + 2
@@ -133,6 +147,6 @@ class EyeRenderer:
             m = np.array([[s, 0, centre[0] - x0 - s * c_src[0]], [0, s, centre[1] - y0 - s * c_src[1]]])
             spr = cv2.warpAffine(sprite.rgba, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             opening = _opening_mask((y1 - y0, x1 - x0), target[list(loop), :2], np.array([x0, y0], np.float64))
-            a = (spr[..., 3] * opening)[..., None]
+            a = (shown * spr[..., 3] * opening)[..., None]
             roi = out[y0:y1, x0:x1]
             roi[:] = np.clip(a * spr[..., :3] + (1 - a) * roi.astype(np.float32), 0, 255).astype(np.uint8)
