@@ -1,0 +1,74 @@
+"""docs/wink.jpg: a wink from a real driver, without and with the full-closure snap.
+
+    .venv/bin/python scripts/make_wink_strip.py [--data ../shared/data] [--out docs/wink.jpg]
+
+Scarlett (``portraits/EAMM__scarlett.jpg``) driven by ``videos/LivePortrait__d3.mp4``;
+the frame where one driver eye is most closed relative to the other is shown.
+Rows: the driver's eyes, the portrait's, the result with
+``RetargetConfig.eye_closed_fraction = 0`` (the lid stops at mediapipe's lash
+gap) and with the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from reenactor.api import Reenactor
+from reenactor.config import ReenactorConfig
+from reenactor.eval.sets import resolve_data_dir
+from reenactor.io.image import read_image, write_image
+from reenactor.io.video import iter_frames, probe_video
+
+PORTRAIT = "portraits/EAMM__scarlett.jpg"
+DRIVER = "videos/LivePortrait__d3.mp4"
+
+
+def eyes_crop(image: np.ndarray, lm: np.ndarray, size=(480, 213)) -> np.ndarray:
+    """The band around both eyes (corners 33 and 263), resized to ``size``."""
+    c = lm[[33, 263], :2].mean(0)
+    w = float(np.linalg.norm(lm[33, :2] - lm[263, :2]))
+    crop = image[int(c[1] - 0.45 * w) : int(c[1] + 0.35 * w), int(c[0] - 0.9 * w) : int(c[0] + 0.9 * w)]
+    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+
+
+def label(tile: np.ndarray, text: str) -> np.ndarray:
+    out = tile.copy()
+    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--out", default="docs/wink.jpg")
+    args = ap.parse_args()
+    data = resolve_data_dir(args.data)
+    frames = list(iter_frames(data / DRIVER, max_frames=120))
+    portrait = read_image(data / PORTRAIT)
+    base = Reenactor()
+    prepared = base.prepare(portrait)
+    track = base.track(frames, probe_video(data / DRIVER).fps)
+
+    def gap(lm, up, lo):
+        return float(np.linalg.norm(lm[up, :2] - lm[lo, :2]))
+
+    wink = np.abs([gap(lm, 159, 145) - gap(lm, 386, 374) for lm in track.landmarks])
+    t = int(np.argmax(wink))
+    rows = [label(eyes_crop(frames[t], track.landmarks[t]), f"driver, frame {t}")]
+    rows.append(label(eyes_crop(prepared.crop_image, prepared.crop_landmarks), "portrait"))
+    cfg = ReenactorConfig()
+    for closed, text in ((0.0, "lids stop at the lash gap"), (cfg.retarget.eye_closed_fraction, "default: closes fully")):
+        r = Reenactor(replace(cfg, retarget=replace(cfg.retarget, eye_closed_fraction=closed)))
+        target = r.retargeter(prepared, track)(track.landmarks[t])
+        out = r.render(prepared, target, track.mouths[t], crop_output=True)
+        rows.append(label(eyes_crop(out, target), text))
+    write_image(Path(args.out), np.vstack(rows))
+
+
+if __name__ == "__main__":
+    main()
