@@ -27,6 +27,7 @@ import numpy as np
 from reenactor.config import RetargetConfig
 from reenactor.face import topology as T
 from reenactor.face.pose import Similarity, fit_similarity, head_axes, head_pose
+from reenactor.numeric import smoothstep
 
 
 @dataclass(frozen=True)
@@ -274,8 +275,7 @@ def closed_gap_fraction(f: float, closed: float) -> float:
     """
     if closed <= 0:
         return f
-    t = min(max((f - closed) / (2.0 * closed), 0.0), 1.0)
-    return max(0.0, f - closed * (1.0 - t * t * (3.0 - 2.0 * t)))
+    return max(0.0, f - closed * (1.0 - float(smoothstep(f, closed, 3.0 * closed))))
 
 
 def fix_lids_and_lips(landmarks: np.ndarray) -> np.ndarray:

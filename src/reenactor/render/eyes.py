@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from reenactor.face import topology as T
+from reenactor.numeric import smoothstep
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,6 @@ def _iris_geometry(landmarks: np.ndarray, iris: tuple[int, ...]) -> tuple[np.nda
     centre = pts[0]
     radius = float(np.linalg.norm(pts[1:] - centre, axis=1).mean())
     return centre, radius
-
-
-def _smoothstep(x: float, lo: float, hi: float) -> float:
-    t = min(max((x - lo) / (hi - lo), 0.0), 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 def _opening_mask(shape: tuple[int, int], loop: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -131,7 +127,7 @@ class EyeRenderer:
             # (seen on winks): the iris fades out as the widest lid gap falls
             # from half to a fifth of its radius.
             gap = max(float(np.linalg.norm(target[a, :2] - target[b, :2])) for a, b in lids)
-            shown = _smoothstep(gap / max(r, 1e-6), 0.2, 0.5)
+            shown = float(smoothstep(gap / max(r, 1e-6), 0.2, 0.5))
             if shown <= 0.0:
                 continue
             s = r / sprite.radius if sprite.radius > 0 else 1.0

@@ -35,11 +35,7 @@ import numpy as np
 from reenactor.config import RenderConfig
 from reenactor.face import topology as T
 from reenactor.face.pose import fit_similarity
-
-
-def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    t = np.clip((x - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+from reenactor.numeric import smoothstep
 
 
 @dataclass(frozen=True)
@@ -201,7 +197,7 @@ def with_lash_points(src_v: np.ndarray, dst_v: np.ndarray, fraction: float) -> t
         gap_s = float(((src_v[lo] - src_v[up]) @ up_s).mean()) * scale
         gap_d = float(((dst_v[lo] - dst_v[up]) @ up_d).mean())
         closure = 1.0 - gap_d / max(gap_s, 1e-6)
-        w = float(_smoothstep(np.array(closure), 0.7, 0.95))
+        w = float(smoothstep(np.array(closure), 0.7, 0.95))
         h = fraction * np.linalg.norm((rs - ls)[:, :2], axis=1) * scale
         band = np.linalg.norm((rd - ld)[:, :2], axis=1)
         rigid = np.minimum(h, 0.9 * band) / np.maximum(band, 1e-6)
@@ -294,7 +290,7 @@ class MeshWarper:
         self.coarse_step = step
         m = self.cfg.border_margin
         border = np.minimum(np.minimum(cx, n - 1 - cx), np.minimum(cy, n - 1 - cy))
-        self.border_w = _smoothstep(border, 0.25 * m, m).ravel()
+        self.border_w = smoothstep(border, 0.25 * m, m).ravel()
         self.oval = np.array(T.face_oval())
         if self.head_ring:
             # The outer field continues from the head ring where there is one.
@@ -383,12 +379,12 @@ class MeshWarper:
         down = dst[T.CHIN] - dst[T.FOREHEAD_TOP]
         down /= np.linalg.norm(down) + 1e-9
         below = ((pts - dst[T.CHIN]) @ down) / face
-        neck = 1.0 - (1.0 - cfg.neck_follow) * _smoothstep(below, 0.0, 0.3)
+        neck = 1.0 - (1.0 - cfg.neck_follow) * smoothstep(below, 0.0, 0.3)
         w_rigid = np.exp(-((dist / (cfg.hair_radius * face)) ** 2)) * neck * self.border_w
         # Face-contour residual (what the rigid part misses at the outline).
         o_dst, o_src = dst[self.oval], src[self.oval]
         o_below = ((o_dst - dst[T.CHIN]) @ down) / face
-        o_neck = 1.0 - (1.0 - cfg.neck_follow) * _smoothstep(o_below, 0.0, 0.3)
+        o_neck = 1.0 - (1.0 - cfg.neck_follow) * smoothstep(o_below, 0.0, 0.3)
         o_rigid = o_dst @ aff[:, :2].T + aff[:, 2] - o_dst
         resid = (o_src - o_dst) - o_neck[:, None] * o_rigid
         sigma = cfg.contour_sigma * face
@@ -488,10 +484,10 @@ class MeshWarper:
         cos_r = triangle_facing(src_v @ rigid.rotation.T, self.tris, outward)
         revealed = np.minimum(cos_r, cos_d) - cos_s
         w_t = (
-            _smoothstep(cfg.mirror_visibility - cos_s, 0.0, 0.15)
-            * _smoothstep(gain, 0.05, 0.25)
-            * _smoothstep(cos_d, 0.1, 0.3)
-            * _smoothstep(revealed, 0.05, 0.2)
+            smoothstep(cfg.mirror_visibility - cos_s, 0.0, 0.15)
+            * smoothstep(gain, 0.05, 0.25)
+            * smoothstep(cos_d, 0.1, 0.3)
+            * smoothstep(revealed, 0.05, 0.2)
             * self.has_mirror
         )
         # Seen from behind in the portrait: the mirror is the only texture.
