@@ -131,6 +131,11 @@ class Retargeter:
         self.centre = self.rig.centre
         self.ref_centre = self.ref[list(T.STABLE_POINTS)].mean(0)
         self.ref_down = head_axes(self.ref)[:, 1]  # driver forehead -> chin
+        # Per eye: upper and lower lid indices and the driver's reference gap.
+        self._lids = []
+        for pairs in (T.RIGHT_LID_PAIRS, T.LEFT_LID_PAIRS):
+            up, lo = [a for a, _ in pairs], [b for _, b in pairs]
+            self._lids.append((up, lo, float(np.mean((self.ref[lo] - self.ref[up]) @ self.ref_down))))
         self.axes = self.rig.axes
         self.scales = self._per_point_scales()
 
@@ -206,10 +211,7 @@ class Retargeter:
         out = np.array(delta, dtype=np.float64)
         y_axis = self.axes[:, 1]
         closed = self.cfg.eye_closed_fraction
-        for pairs in (T.RIGHT_LID_PAIRS, T.LEFT_LID_PAIRS):
-            up = [a for a, _ in pairs]
-            lo = [b for _, b in pairs]
-            ref_gap = float(np.mean((self.ref[lo] - self.ref[up]) @ self.ref_down))
+        for up, lo, ref_gap in self._lids:
             if ref_gap <= 1e-6:
                 continue
             f = float(np.mean((driver_ref[lo] - driver_ref[up]) @ self.ref_down)) / ref_gap
