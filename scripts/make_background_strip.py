@@ -25,6 +25,8 @@ from reenactor.face.pose import euler_degrees, fit_similarity
 from reenactor.io.image import read_image, write_image
 from reenactor.io.video import iter_frames, probe_video
 
+from _strips import label  # scripts/_strips.py
+
 PORTRAITS = ["portraits/deepface__img54.jpg", "portraits/SadTalker__art_11.png", "portraits/deepface__img20.jpg"]
 DRIVER = "videos/SadTalker__WDA_KatieHill_000.mp4"
 MAX_FRAMES = 200
@@ -32,11 +34,6 @@ TILE = 256
 NAMES = ["portrait", "--background warp", "--background still", "change: warp", "change: still"]
 
 
-def _label(tile: np.ndarray, text: str) -> np.ndarray:
-    tile = tile.copy()
-    for colour, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
-        cv2.putText(tile, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, width, cv2.LINE_AA)
-    return tile
 
 
 def _change(frame: np.ndarray, portrait: np.ndarray) -> np.ndarray:
@@ -73,7 +70,7 @@ def main() -> None:
         tiles = [image, frames["warp"], frames["still"], _change(frames["warp"], image), _change(frames["still"], image)]
         tiles = [cv2.resize(np.ascontiguousarray(t[box]), (TILE, TILE), interpolation=cv2.INTER_AREA) for t in tiles]
         if k == 0:
-            tiles = [_label(t, n) for t, n in zip(tiles, NAMES)]
+            tiles = [label(t, n) for t, n in zip(tiles, NAMES)]
         rows.append(np.hstack(tiles))
         print(f"{rel}: frame {i}, yaw {yaw[i]:.1f} deg")
     write_image(args.out, np.vstack(rows))

@@ -29,6 +29,8 @@ from reenactor.render.mouth import mouth_opening
 from reenactor.train.mouth import plot_curve
 from reenactor.weights import weight_card
 
+from _strips import label  # scripts/_strips.py
+
 PAIRS = [
     ("portraits/EAMM__mona.png", "videos/LivePortrait__d0.mp4"),
     ("portraits/EAMM__scarlett.jpg", "videos/LivePortrait__d3.mp4"),
@@ -50,11 +52,6 @@ def mouth_tile(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return cv2.warpAffine(image, m, (TILE_W, TILE_H), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _label(tile: np.ndarray, text: str) -> np.ndarray:
-    out = tile.copy()
-    cv2.putText(out, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(out, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
-    return out
 
 
 def main() -> int:
@@ -83,7 +80,7 @@ def main() -> int:
             if len(picks) == FRAMES:
                 break
         picks.sort()
-        row_drv = [_label(mouth_tile(frames[i], track.landmarks[i]), f"driver {i}") for i in picks]
+        row_drv = [label(mouth_tile(frames[i], track.landmarks[i]), f"driver {i}", (4, 14), 0.42) for i in picks]
         rows.append(np.hstack(row_drv))
         for mode in modes:
             r = engines[mode]
@@ -93,7 +90,7 @@ def main() -> int:
             for i in picks:
                 target = rt(track.landmarks[i])
                 out = r.render(prepared, target, track.mouths[i], crop_output=True)
-                tiles.append(_label(mouth_tile(out, target), mode))
+                tiles.append(label(mouth_tile(out, target), mode, (4, 14), 0.42))
             rows.append(np.hstack(tiles))
         rows.append(np.full((6, rows[-1].shape[1], 3), 255, np.uint8))
     strip = np.vstack(rows[:-1])

@@ -20,6 +20,8 @@ from reenactor.bench import find_shared_data
 from reenactor.io.image import read_image, write_image
 from reenactor.io.video import iter_frames, probe_video
 
+from _strips import label  # scripts/_strips.py
+
 PAIRS = [
     ("portraits/EAMM__scarlett.jpg", "videos/LivePortrait__d3.mp4", 120),
     ("portraits/EAMM__mona.png", "videos/SadTalker__WDA_KatieHill_000.mp4", 120),
@@ -39,11 +41,6 @@ def _tile(img: np.ndarray) -> np.ndarray:
     return out
 
 
-def _label(img: np.ndarray, text: str) -> np.ndarray:
-    img = img.copy()
-    cv2.putText(img, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(img, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
-    return img
 
 
 def main() -> None:
@@ -64,8 +61,8 @@ def main() -> None:
         outs = list(r.iter_render(portrait, track))
         idx = np.linspace(0, len(frames) - 1, N).round().astype(int)
         blank = np.full((TILE, TILE, 3), 255, np.uint8)
-        rows.append(np.hstack([_label(blank, "driver")] + [_label(_tile(frames[i]), f"#{i}") for i in idx]))
-        rows.append(np.hstack([_label(_tile(portrait.image), "source")] + [_tile(outs[i]) for i in idx]))
+        rows.append(np.hstack([label(blank, "driver")] + [label(_tile(frames[i]), f"#{i}") for i in idx]))
+        rows.append(np.hstack([label(_tile(portrait.image), "source")] + [_tile(outs[i]) for i in idx]))
     write_image(args.out, np.vstack(rows))
     # The built-in demo motion on the astronaut (what `reenactor demo` writes).
     from skimage import data
@@ -76,7 +73,7 @@ def main() -> None:
     params = template("demo")
     idx = np.linspace(10, len(params) - 10, N + 1).round().astype(int)
     outs = list(r.animate_params(portrait, [params[i] for i in idx], crop_output=True))
-    tiles = [_label(_tile(o), f"#{i}") for o, i in zip(outs, idx)]
+    tiles = [label(_tile(o), f"#{i}") for o, i in zip(outs, idx)]
     write_image(args.out.with_name("demo_strip.jpg"), np.hstack(tiles))
 
 

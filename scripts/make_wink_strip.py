@@ -24,6 +24,8 @@ from reenactor.eval.sets import resolve_data_dir
 from reenactor.io.image import read_image, write_image
 from reenactor.io.video import iter_frames, probe_video
 
+from _strips import label  # scripts/_strips.py
+
 PORTRAIT = "portraits/EAMM__scarlett.jpg"
 DRIVER = "videos/LivePortrait__d3.mp4"
 
@@ -36,10 +38,6 @@ def eyes_crop(image: np.ndarray, lm: np.ndarray, size=(480, 213)) -> np.ndarray:
     return cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
 
 
-def label(tile: np.ndarray, text: str) -> np.ndarray:
-    out = tile.copy()
-    cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
-    return out
 
 
 def main() -> None:
@@ -59,14 +57,14 @@ def main() -> None:
 
     wink = np.abs([gap(lm, 159, 145) - gap(lm, 386, 374) for lm in track.landmarks])
     t = int(np.argmax(wink))
-    rows = [label(eyes_crop(frames[t], track.landmarks[t]), f"driver, frame {t}")]
-    rows.append(label(eyes_crop(prepared.crop_image, prepared.crop_landmarks), "portrait"))
+    rows = [label(eyes_crop(frames[t], track.landmarks[t]), f"driver, frame {t}", (8, 22), 0.6)]
+    rows.append(label(eyes_crop(prepared.crop_image, prepared.crop_landmarks), "portrait", (8, 22), 0.6))
     cfg = ReenactorConfig()
     for closed, text in ((0.0, "lids stop at the lash gap"), (cfg.retarget.eye_closed_fraction, "default: closes fully")):
         r = Reenactor(replace(cfg, retarget=replace(cfg.retarget, eye_closed_fraction=closed)))
         target = r.retargeter(prepared, track)(track.landmarks[t])
         out = r.render(prepared, target, track.mouths[t], crop_output=True)
-        rows.append(label(eyes_crop(out, target), text))
+        rows.append(label(eyes_crop(out, target), text, (8, 22), 0.6))
     write_image(Path(args.out), np.vstack(rows))
 
 
