@@ -1,12 +1,15 @@
-"""docs/wink.jpg: a wink from a real driver, without and with the full-closure snap.
+"""docs/wink.jpg: a wink and a downcast closure from a real driver, without and with the full-closure snap.
 
     .venv/bin/python scripts/make_wink_strip.py [--data ../shared/data] [--out docs/wink.jpg]
 
 Scarlett (``portraits/EAMM__scarlett.jpg``) driven by ``videos/LivePortrait__d3.mp4``;
-the frame where one driver eye is most closed relative to the other is shown.
-Rows: the driver's eyes, the portrait's, the result with
+two frames are shown: where one driver eye is most closed relative to the
+other (a wink), and where both are most closed (looking down). Rows: the
+driver's eyes, the portrait's, the result with
 ``RetargetConfig.eye_closed_fraction = 0`` (the lid stops at mediapipe's lash
-gap) and with the default.
+gap) and with the default. The second frame also shows the snap's limit: the
+lid skin a wide-open portrait eye hides in its crease is stretched from a thin
+band (streaks).
 """
 
 from __future__ import annotations
@@ -55,16 +58,20 @@ def main() -> None:
     def gap(lm, up, lo):
         return float(np.linalg.norm(lm[up, :2] - lm[lo, :2]))
 
-    wink = np.abs([gap(lm, 159, 145) - gap(lm, 386, 374) for lm in track.landmarks])
-    t = int(np.argmax(wink))
-    rows = [label(eyes_crop(frames[t], track.landmarks[t]), f"driver, frame {t}", (8, 22), 0.6)]
-    rows.append(label(eyes_crop(prepared.crop_image, prepared.crop_landmarks), "portrait", (8, 22), 0.6))
+    gaps = np.array([(gap(lm, 159, 145), gap(lm, 386, 374)) for lm in track.landmarks])
+    picks = [int(np.argmax(np.abs(gaps[:, 0] - gaps[:, 1]))), int(np.argmin(gaps.sum(1)))]
+    rows = [np.hstack([label(eyes_crop(frames[t], track.landmarks[t]), f"driver, frame {t}", (8, 22), 0.6) for t in picks])]
+    rows.append(np.hstack([label(eyes_crop(prepared.crop_image, prepared.crop_landmarks), "portrait", (8, 22), 0.6)] * 2))
     cfg = ReenactorConfig()
     for closed, text in ((0.0, "lids stop at the lash gap"), (cfg.retarget.eye_closed_fraction, "default: closes fully")):
         r = Reenactor(replace(cfg, retarget=replace(cfg.retarget, eye_closed_fraction=closed)))
-        target = r.retargeter(prepared, track)(track.landmarks[t])
-        out = r.render(prepared, target, track.mouths[t], crop_output=True)
-        rows.append(label(eyes_crop(out, target), text, (8, 22), 0.6))
+        retarget = r.retargeter(prepared, track)
+        tiles = []
+        for t in picks:
+            target = retarget(track.landmarks[t])
+            out = r.render(prepared, target, track.mouths[t], crop_output=True)
+            tiles.append(label(eyes_crop(out, target), text, (8, 22), 0.6))
+        rows.append(np.hstack(tiles))
     write_image(Path(args.out), np.vstack(rows))
 
 
