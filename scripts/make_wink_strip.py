@@ -7,9 +7,10 @@ two frames are shown: where one driver eye is most closed relative to the
 other (a wink), and where both are most closed (looking down). Rows: the
 driver's eyes, the portrait's, the result with
 ``RetargetConfig.eye_closed_fraction = 0`` (the lid stops at mediapipe's lash
-gap) and with the default. The second frame also shows the snap's limit: the
-lid skin a wide-open portrait eye hides in its crease is stretched from a thin
-band (streaks).
+gap), with the full-closure snap but ``RenderConfig.lid_blur = 0`` (the lid
+skin a wide-open portrait eye hides in its crease is stretched from a thin
+band: vertical streaks), and the default (that stretched skin smoothed along
+the eye, render/lids.py).
 """
 
 from __future__ import annotations
@@ -63,8 +64,14 @@ def main() -> None:
     rows = [np.hstack([label(eyes_crop(frames[t], track.landmarks[t]), f"driver, frame {t}", (8, 22), 0.6) for t in picks])]
     rows.append(np.hstack([label(eyes_crop(prepared.crop_image, prepared.crop_landmarks), "portrait", (8, 22), 0.6)] * 2))
     cfg = ReenactorConfig()
-    for closed, text in ((0.0, "lids stop at the lash gap"), (cfg.retarget.eye_closed_fraction, "default: closes fully")):
-        r = Reenactor(replace(cfg, retarget=replace(cfg.retarget, eye_closed_fraction=closed)))
+    variants = (
+        (0.0, cfg.render.lid_blur, "lids stop at the lash gap"),
+        (cfg.retarget.eye_closed_fraction, 0.0, "closes fully, lid skin stretched"),
+        (cfg.retarget.eye_closed_fraction, cfg.render.lid_blur, "default: closes fully, lid smoothed"),
+    )
+    for closed, blur, text in variants:
+        r = Reenactor(replace(cfg, retarget=replace(cfg.retarget, eye_closed_fraction=closed), render=replace(cfg.render, lid_blur=blur)))
+        prepared = r.prepare(portrait)
         retarget = r.retargeter(prepared, track)
         tiles = []
         for t in picks:

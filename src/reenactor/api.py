@@ -38,6 +38,7 @@ from reenactor.motion.templates import ExpressionBasis, MotionParams
 from reenactor.render.crop import CropTransform
 from reenactor.render.eyes import EyeRenderer
 from reenactor.render.layers import PortraitLayers, build_layers
+from reenactor.render.lids import smooth_stretched_lids
 from reenactor.render.mouth import MouthPatch, MouthRenderer, extract_mouth_patch
 from reenactor.render.warp import MeshWarper, MirrorLayer, remap
 
@@ -62,6 +63,8 @@ class _Space:
     """A drawing space (the working crop or the full image) with its layers."""
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray, cfg) -> None:
+        self.cfg = cfg
+        self.landmarks = landmarks
         self.eyes = EyeRenderer(image, landmarks) if cfg.eyes else None
         self.base = self.eyes.base if self.eyes else image
         self.mouth = MouthRenderer(image, landmarks, cfg)
@@ -80,6 +83,9 @@ class _Space:
 
     def layers(self, out: np.ndarray, target: np.ndarray, patch: MouthPatch | None) -> None:
         self.mouth.composite(out, target, patch)
+        if self.cfg.lid_blur > 0:
+            c = self.cfg
+            smooth_stretched_lids(out, self.landmarks, target, c.lash_fraction, (c.lid_stretch_start, c.lid_stretch_full), c.lid_blur)
         if self.eyes is not None:
             self.eyes.composite(out, target)
 
@@ -404,7 +410,7 @@ class Reenactor:
             raise InputError("the driver has no frames")
         filled, found = fill_lost(raw, self.config.smoothing.lost_blend_frames)
         iod = float(np.median([inter_ocular(filled[i]) for i in np.flatnonzero(found)]))
-        smoothed = smooth_track(filled, fps, max(iod, 1.0), self.config.smoothing)
+        smoothed = smooth_track(filled, fps, max(iod, 1.0), self.config.smoothing, self.config.smoothing.two_pass)
         if reference_frame is None:
             ref = choose_reference(smoothed, found)
         else:

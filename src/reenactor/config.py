@@ -37,6 +37,10 @@ class SmoothingConfig:
     d_cutoff: float = 1.0  # Hz: cutoff of the derivative estimate
     #: Frames over which a re-found face blends back from the held pose.
     lost_blend_frames: int = 6
+    #: Whole driver videos are filtered forwards and backwards and the two
+    #: passes averaged, which removes the forward filter's lag behind fast
+    #: motion (the live session, frame by frame, is always causal).
+    two_pass: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,16 @@ class RenderConfig:
     #: every closure, it made dlib read real half-blinks as more open
     #: (hdtf_katie_hill eye-open corr 0.59 -> -0.22).
     lash_fraction: float = 0.85
+    #: Closing lids: where the upper-lid skin between the lash line and the
+    #: ring above it is stretched from ``lid_stretch_start`` to
+    #: ``lid_stretch_full`` times its height in the portrait, it is blurred
+    #: along the eye (Gaussian sigma ``lid_blur`` eye widths). A wide-open
+    #: portrait eye leaves only a thin band of lid skin, whose horizontal
+    #: detail turns into vertical streaks when stretched over a closed lid
+    #: (docs/wink.jpg). 0 disables it.
+    lid_blur: float = 0.12
+    lid_stretch_start: float = 1.6
+    lid_stretch_full: float = 2.6
     #: Head ring: vertices outside the upper face outline that turn with the
     #: head in 3D (hair, temples, ears), offset outwards and backwards in face
     #: widths; 0 outward disables it. Off by default: it turns the hair more

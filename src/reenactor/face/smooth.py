@@ -51,8 +51,10 @@ class OneEuroFilter:
         return self._x.copy()
 
 
-def smooth_track(track: np.ndarray, fps: float, scale: float, config: SmoothingConfig | None = None) -> np.ndarray:
-    """Smooth a landmark track forwards in time.
+def smooth_track(
+    track: np.ndarray, fps: float, scale: float, config: SmoothingConfig | None = None, two_pass: bool = False
+) -> np.ndarray:
+    """Smooth a landmark track.
 
     Args:
         track: (F, N, 3) landmarks in pixels.
@@ -60,12 +62,24 @@ def smooth_track(track: np.ndarray, fps: float, scale: float, config: SmoothingC
         scale: length used to normalise coordinates before filtering (e.g. the
             inter-ocular distance), so the filter's units are face sizes.
         config: filter parameters.
+        two_pass: average a forward and a backward pass of the filter. The
+            forward pass lags behind fast motion and the backward one runs
+            ahead of it by about as much, so the mean smooths as much without
+            the lag. Needs the whole track (not for live input).
 
     Returns:
-        (F, N, 3) smoothed landmarks, same units as ``track``.
+        (F, N, 3) smoothed landmarks, same units and dtype as ``track``.
     """
+    out = _forward(track, fps, scale, config)
+    if two_pass:
+        out = 0.5 * (out + _forward(track[::-1], fps, scale, config)[::-1])
+    return out.astype(track.dtype)
+
+
+def _forward(track: np.ndarray, fps: float, scale: float, config: SmoothingConfig | None) -> np.ndarray:
+    """One causal One-Euro pass over ``track`` (F, N, 3); float64."""
     f = OneEuroFilter(fps, config)
-    out = np.empty_like(track, dtype=np.float64)
+    out = np.empty(track.shape, dtype=np.float64)
     for i in range(len(track)):
         out[i] = f(track[i] / scale) * scale
-    return out.astype(track.dtype)
+    return out
