@@ -10,8 +10,9 @@
 # Hand-written notes between the NOTES markers of docs/benchmarks.md are kept.
 . "$(dirname "$0")/_env.sh" "eval"
 # reenactor-warponly is the 0.1 warp-only pipeline, the baseline the realism
-# layers are measured against; reenactor-ldnet the learned retargeting.
+# layers are measured against; reenactor-mouth-learned the shipped inner-mouth
+# network instead of the driver's mouth; reenactor-ldnet the learned retargeting.
 python -m reenactor.eval --protocol all --out out/benchmarks \
-  --methods static,driver,naive2d,reenactor-warponly,reenactor,reenactor-ldnet \
+  --methods static,driver,naive2d,reenactor-warponly,reenactor,reenactor-mouth-learned,reenactor-ldnet \
   --markdown docs/benchmarks.md --assets docs/benchmarks "$@"
 du -ch docs/benchmarks/* | tail -1

@@ -42,6 +42,19 @@ def quiet_native_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
+def settle(solution) -> None:
+    """Wait until a just-built mediapipe solution's graph has opened every calculator.
+
+    Its worker threads open the models after the constructor returns and log
+    a warning or two while doing so (e.g. ``inference_feedback_manager``);
+    waiting here, inside :func:`quiet_native_stderr`, keeps those lines off
+    the user's terminal. Solutions without a graph are left alone.
+    """
+    graph = getattr(solution, "_graph", None)
+    if graph is not None and hasattr(graph, "wait_until_idle"):
+        graph.wait_until_idle()
+
+
 def _to_pixels(landmark_list, width: int, height: int) -> np.ndarray:
     pts = np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], dtype=np.float32)
     pts[:, 0] *= width
@@ -88,6 +101,8 @@ class LandmarkDetector:
                     fd.FaceDetection(model_selection=1, min_detection_confidence=self.config.min_detection_confidence),
                     fd.FaceDetection(model_selection=0, min_detection_confidence=self.config.min_detection_confidence),
                 ]
+            for graph in [self._mesh, *(self._detectors or [])]:
+                settle(graph)
 
     def close(self) -> None:
         """Release the mediapipe graphs."""

@@ -45,7 +45,7 @@ import numpy as np
 from reenactor.config import RenderConfig
 from reenactor.errors import DependencyError, InputError
 from reenactor.face import topology as T
-from reenactor.face.landmarks import quiet_native_stderr
+from reenactor.face.landmarks import quiet_native_stderr, settle
 
 _SEGMENTER = None
 _SEGMENTER_LOCK = threading.Lock()
@@ -68,6 +68,7 @@ def _segmenter(model_selection: int):
                 if _SEGMENTER is not None:
                     _SEGMENTER[1].close()
                 _SEGMENTER = (model_selection, SelfieSegmentation(model_selection=model_selection))
+                settle(_SEGMENTER[1])
         return _SEGMENTER[1]
 
 
