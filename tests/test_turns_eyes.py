@@ -204,3 +204,50 @@ def test_head_ring_option_turns_the_hair_in_3d(prepared):
     # Zero motion stays the identity with the ring too.
     zx, zy, _ = ringed.warper.backward_maps(prepared.crop_landmarks, prepared.crop_landmarks)
     assert np.abs(zx - ringed.warper.grid_x).max() < 0.05 and np.abs(zy - ringed.warper.grid_y).max() < 0.05
+
+
+def _turned(points: np.ndarray, yaw: float) -> np.ndarray:
+    """(478, 3) landmarks turned by ``yaw`` degrees about their head centre."""
+    from reenactor.face.pose import rotation_from_euler
+
+    c = points[list(T.STABLE_POINTS)].mean(0)
+    return (points - c) @ rotation_from_euler(yaw, 0.0, 0.0).T + c
+
+
+def test_head_turns_are_eased_into_the_yaw_limit(prepared):
+    """Up to the knee nothing changes; beyond it the turn grows slower and stays under the limit."""
+    from dataclasses import replace
+
+    from reenactor.config import RetargetConfig
+    from reenactor.face.pose import head_pose
+    from reenactor.motion.retarget import Retargeter
+
+    p = prepared.crop_landmarks.astype(np.float64)
+    on = Retargeter(p, p, RetargetConfig())
+    off = Retargeter(p, p, replace(RetargetConfig(), max_yaw=0.0))
+    limit = RetargetConfig().max_yaw
+    # Below the knee (limit - 10 deg): exactly the unlimited result.
+    np.testing.assert_allclose(on(_turned(p, 25.0)), off(_turned(p, 25.0)), atol=1e-9)
+    yaws = []
+    for yaw in (40.0, 50.0, 60.0, 75.0, 90.0):
+        got = head_pose(on(_turned(p, yaw)))[0]
+        free = head_pose(off(_turned(p, yaw)))[0]
+        assert got < free
+        yaws.append(got)
+    # Measured on the astronaut: 40.9, 44.3, 44.9, 45.0, 45.0 deg (41.8, 51.9, 62.0,
+    # 76.9, 91.7 without the limit; head_pose of the landmarks reads ~1.5 deg more
+    # than the rotation given).
+    assert np.all(np.diff(yaws) > -1e-6) and max(yaws) < limit + 2.5
+    # The other way too.
+    assert head_pose(on(_turned(p, -75.0)))[0] > -(limit + 2.5)
+
+
+def test_a_turned_portrait_at_rest_is_not_turned_back(prepared):
+    """A portrait already turned beyond the knee keeps its own pose with a still driver."""
+    from reenactor.config import RetargetConfig
+    from reenactor.face.pose import head_pose
+    from reenactor.motion.retarget import Retargeter
+
+    p = _turned(prepared.crop_landmarks.astype(np.float64), 42.0)
+    assert head_pose(p)[0] > RetargetConfig().max_yaw - 10.0
+    np.testing.assert_allclose(Retargeter(p, p, RetargetConfig())(p), p, atol=1e-6)

@@ -65,6 +65,12 @@ class RetargetConfig:
     #: gap closes the portrait's eye fully; the correction fades out by three
     #: times this fraction, so half-blinks keep their depth (0 disables).
     eye_closed_fraction: float = 0.2
+    #: The portrait's head turn (yaw) is eased towards this limit, in degrees
+    #: either way: unchanged up to ``max_yaw - 10`` (or the portrait's own yaw
+    #: if larger), then compressed so it never passes 10 deg more. A 2D warp of
+    #: one picture has no far side of the head to show, and beyond ~45 deg the
+    #: face is squeezed inside a head outline that does not turn (0 disables).
+    max_yaw: float = 45.0
     #: Multiplier on the transferred head translation and scale change.
     translation_gain: float = 1.0
     #: "geometric" (:class:`reenactor.motion.retarget.Retargeter`) or "ldnet"

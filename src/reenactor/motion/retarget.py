@@ -26,7 +26,7 @@ import numpy as np
 
 from reenactor.config import RetargetConfig
 from reenactor.face import topology as T
-from reenactor.face.pose import Similarity, fit_similarity, head_axes, head_pose
+from reenactor.face.pose import Similarity, euler_degrees, fit_similarity, head_axes, head_pose, rotation_from_euler
 from reenactor.numeric import smoothstep
 
 
@@ -137,6 +137,7 @@ class Retargeter:
             up, lo = [a for a, _ in pairs], [b for _, b in pairs]
             self._lids.append((up, lo, float(np.mean((self.ref[lo] - self.ref[up]) @ self.ref_down))))
         self.axes = self.rig.axes
+        self._own_yaw = euler_degrees(self.axes)[0]
         self.scales = self._per_point_scales()
 
     def _per_point_scales(self) -> np.ndarray:
@@ -196,6 +197,25 @@ class Retargeter:
             delta = self._close_lids(delta, pose.inverse_apply(driver))
         return self.compose(delta, pose.rotation, pose.scale, pose.apply(self.ref_centre[None])[0] - self.ref_centre)
 
+    def _limit_yaw(self, rotation: np.ndarray) -> np.ndarray:
+        """The head rotation (3, 3) with the portrait's resulting yaw eased into ``max_yaw``.
+
+        The portrait's own head frame is turned by ``rotation``; the yaw of
+        the result is kept up to the knee, ``max_yaw - 10`` deg or the
+        portrait's own yaw if that is larger (a portrait at rest never moves),
+        and compressed beyond it (``knee + 10 * tanh((|yaw| - knee) / 10)``);
+        pitch and roll are kept.
+        """
+        if self.cfg.max_yaw <= 0:
+            return rotation
+        posed = rotation @ self.axes
+        yaw, pitch, roll = euler_degrees(posed)
+        knee = max(self.cfg.max_yaw - 10.0, abs(self._own_yaw))
+        if abs(yaw) <= knee:
+            return rotation
+        eased = np.sign(yaw) * (knee + 10.0 * np.tanh((abs(yaw) - knee) / 10.0))
+        return rotation_from_euler(eased, pitch, roll) @ self.axes.T
+
     def _close_lids(self, delta: np.ndarray, driver_ref: np.ndarray) -> np.ndarray:
         """Deepen the lid displacement near a full closure (see ``eye_closed_fraction``).
 
@@ -229,11 +249,13 @@ class Retargeter:
 
         Args:
             delta: (478, 3) expression displacement in portrait crop pixels.
-            rotation: (3, 3) head rotation (camera frame).
+            rotation: (3, 3) head rotation (camera frame); its yaw is eased into
+                ``max_yaw`` (:meth:`_limit_yaw`).
             scale: head scale change (1 = none).
             shift: (3,) head-centre translation in *driver* pixels.
         """
         gain = self.cfg.translation_gain
+        rotation = self._limit_yaw(rotation)
         return self.rig.pose(delta, rotation, float(scale) ** gain, gain * self.align.scale * np.asarray(shift))
 
 
