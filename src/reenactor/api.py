@@ -221,7 +221,7 @@ class Reenactor:
             landmarks=lm,
             crop=crop,
             crop_landmarks=crop_lm,
-            crop_image=crop.extract(image),
+            crop_image=crop.extract(image, self.config.render.crop_margin_blur),
             faces=len(faces),
             rig=PortraitRig(crop_lm),
         )

@@ -90,6 +90,10 @@ class RenderConfig:
     crop_scale: float = 2.6
     #: Vertical shift of the crop centre, in face sizes (negative = up, hair).
     crop_shift: float = -0.08
+    #: Where the crop reaches past a tightly framed portrait, the repeated edge
+    #: pixels are blurred (Gaussian sigma in crop sides) instead of drawing
+    #: streaks; seen with ``--crop`` (0 keeps the streaks).
+    crop_margin_blur: float = 0.03
     #: Width of the soft margin, in pixels of the crop, where the warp decays to
     #: zero so the crop border never moves.
     border_margin: int = 40

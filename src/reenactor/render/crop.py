@@ -13,6 +13,7 @@ import numpy as np
 
 from reenactor.config import RenderConfig
 from reenactor.face.topology import CHIN, STABLE_POINTS
+from reenactor.numeric import smoothstep
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,38 @@ class CropTransform:
         x1, y1 = self.to_image(np.array([[self.size, self.size]]))[0]
         return (max(0, int(np.floor(x0))), max(0, int(np.floor(y0))), min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1))))
 
-    def extract(self, image: np.ndarray) -> np.ndarray:
-        """The crop of ``image`` (HxWxC uint8) at working resolution."""
+    def outside_distance(self, width: int, height: int) -> np.ndarray:
+        """(S, S) float32: distance (crop pixels) of each crop pixel from a width x height image; 0 inside."""
+        u = np.arange(self.size, dtype=np.float32)
+        x0, y0 = self.offset[0] - 0.5 * self.scale, self.offset[1] - 0.5 * self.scale
+        x1, y1 = x0 + width * self.scale, y0 + height * self.scale
+        dx = np.maximum(np.maximum(x0 - u, u - x1), 0.0)
+        dy = np.maximum(np.maximum(y0 - u, u - y1), 0.0)
+        return np.hypot(dx[None, :], dy[:, None]).astype(np.float32)
+
+    def extract(self, image: np.ndarray, soften: float = 0.0) -> np.ndarray:
+        """The crop of ``image`` (HxWxC uint8) at working resolution.
+
+        Where the crop reaches past the image (a tightly framed portrait), the
+        image's edge pixels are repeated outwards, which draws streaks; they
+        are blurred (Gaussian sigma ``soften`` crop sides, 0: kept as they
+        are), fading in over two sigmas from the image's edge, so the margin
+        reads as an out-of-focus continuation
+        (:attr:`reenactor.config.RenderConfig.crop_margin_blur`). Pixels
+        inside the image are never changed.
+        """
+        crop = self._warp(image)
+        dist = self.outside_distance(image.shape[1], image.shape[0])
+        if soften <= 0 or not np.any(dist > 0):
+            return crop
+        sigma = soften * self.size
+        w = smoothstep(dist, 0.0, 2.0 * sigma)
+        w = w[..., None] if crop.ndim == 3 else w
+        blurred = cv2.GaussianBlur(crop.astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+        return np.clip((1.0 - w) * crop + w * blurred, 0, 255).astype(crop.dtype)
+
+    def _warp(self, image: np.ndarray) -> np.ndarray:
+        """The crop with the image's border pixels repeated outwards."""
         m = self.matrix
         if self.scale < 0.5:  # shrink with area averaging first: no aliasing
             f = 2.0 * self.scale
