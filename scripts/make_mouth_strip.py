@@ -29,7 +29,7 @@ from reenactor.render.mouth import mouth_opening
 from reenactor.train.mouth import plot_curve
 from reenactor.weights import weight_card
 
-from _strips import label  # scripts/_strips.py
+from _strips import label, render_row  # scripts/_strips.py
 
 PAIRS = [
     ("portraits/EAMM__mona.png", "videos/LivePortrait__d0.mp4"),
@@ -83,15 +83,7 @@ def main() -> int:
         row_drv = [label(mouth_tile(frames[i], track.landmarks[i]), f"driver {i}", (4, 14), 0.42) for i in picks]
         rows.append(np.hstack(row_drv))
         for mode in modes:
-            r = engines[mode]
-            prepared = r.prepare(portrait)
-            rt = r.retargeter(prepared, track)
-            tiles = []
-            for i in picks:
-                target = rt(track.landmarks[i])
-                out = r.render(prepared, target, track.mouths[i], crop_output=True)
-                tiles.append(label(mouth_tile(out, target), mode, (4, 14), 0.42))
-            rows.append(np.hstack(tiles))
+            rows.append(render_row(engines[mode], portrait, track, picks, mouth_tile, mode, (4, 14), 0.42))
         rows.append(np.full((6, rows[-1].shape[1], 3), 255, np.uint8))
     strip = np.vstack(rows[:-1])
     args.out.parent.mkdir(parents=True, exist_ok=True)

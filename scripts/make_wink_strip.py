@@ -28,7 +28,7 @@ from reenactor.eval.sets import resolve_data_dir
 from reenactor.io.image import read_image, write_image
 from reenactor.io.video import iter_frames, probe_video
 
-from _strips import label  # scripts/_strips.py
+from _strips import label, render_row  # scripts/_strips.py
 
 PORTRAIT = "portraits/EAMM__scarlett.jpg"
 DRIVER = "videos/LivePortrait__d3.mp4"
@@ -71,14 +71,7 @@ def main() -> None:
     )
     for closed, blur, text in variants:
         r = Reenactor(replace(cfg, retarget=replace(cfg.retarget, eye_closed_fraction=closed), render=replace(cfg.render, lid_blur=blur)))
-        prepared = r.prepare(portrait)
-        retarget = r.retargeter(prepared, track)
-        tiles = []
-        for t in picks:
-            target = retarget(track.landmarks[t])
-            out = r.render(prepared, target, track.mouths[t], crop_output=True)
-            tiles.append(label(eyes_crop(out, target), text, (8, 22), 0.6))
-        rows.append(np.hstack(tiles))
+        rows.append(render_row(r, portrait, track, picks, eyes_crop, text, (8, 22), 0.6))
     write_image(Path(args.out), np.vstack(rows))
 
 

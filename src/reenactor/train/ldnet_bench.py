@@ -47,6 +47,22 @@ def _iod(lm: np.ndarray) -> np.ndarray:
     return np.linalg.norm(lm[..., 263, :2] - lm[..., 33, :2], axis=-1)
 
 
+def _identity_pairs(s, n_frames: int, pairs_per_clip: int, rng: np.random.Generator):
+    """Yield ``(clip index, frame rows, reference row (1,), identity params)`` for every clip with frames.
+
+    Each clip gets ``pairs_per_clip`` draws of two synthetic identities
+    (:func:`sample_identity_params`), in clip order; ``rng`` is used for
+    nothing else, so the draws are the same wherever this is iterated.
+    """
+    for ci in range(len(s.clips)):
+        if not (s.clip == ci).any():
+            continue
+        rows = clip_rows(s, ci, n_frames)
+        ref = np.array([s.reference[ci]])
+        for _ in range(pairs_per_clip):
+            yield ci, rows, ref, sample_identity_params(rng, 2)
+
+
 def transfer_benchmark(s: LandmarkSet, model, n_frames: int = 60, pairs_per_clip: int = 2, seed: int = BENCH_SEED, methods: tuple[str, ...] = ("driver", "geometric", "ldnet", "ldnet_absolute")) -> dict:
     """Mean landmark error (IOD units) of each method; see the module docstring.
 
@@ -62,34 +78,29 @@ def transfer_benchmark(s: LandmarkSet, model, n_frames: int = 60, pairs_per_clip
     per_clip: dict[str, dict[str, list[float]]] = {}
     total: dict[str, list[float]] = {m: [] for m in methods if model is not None or not m.startswith("ldnet")}
     frames = 0
-    for ci, rec in enumerate(s.clips):
-        if not (s.clip == ci).any():
-            continue
-        rows = clip_rows(s, ci, n_frames)
-        ref = np.array([s.reference[ci]])
-        for _ in range(pairs_per_clip):
-            params = sample_identity_params(rng, 2)
-            b = np.zeros(len(rows), int)
-            c = np.ones(len(rows), int)
-            gt = deform_numpy(s, rows, params, b)
-            drv = deform_numpy(s, rows, params, c)
-            portrait = deform_numpy(s, ref, params, np.array([0]))[0]
-            drv_ref = deform_numpy(s, ref, params, np.array([1]))[0]
-            iod = _iod(gt)
-            rts = {}
-            for m in total:
-                if m == "driver":
-                    rts[m] = Retargeter(portrait, drv_ref, RetargetConfig(mode="absolute"))
-                elif m == "geometric":
-                    rts[m] = Retargeter(portrait, drv_ref, RetargetConfig())
-                else:
-                    rts[m] = LDNetRetargeter(portrait, drv_ref, RetargetConfig(), model=model, relative=(m == "ldnet"))
-            for m, rt in rts.items():
-                pred = np.stack([rt(d) for d in drv])
-                err = np.linalg.norm(pred[..., :2] - gt[..., :2], axis=-1).mean(1) / iod
-                total[m].extend(err.tolist())
-                per_clip.setdefault(rec.name, {}).setdefault(m, []).extend(err.tolist())
-            frames += len(rows)
+    for ci, rows, ref, params in _identity_pairs(s, n_frames, pairs_per_clip, rng):
+        rec = s.clips[ci]
+        b = np.zeros(len(rows), int)
+        c = np.ones(len(rows), int)
+        gt = deform_numpy(s, rows, params, b)
+        drv = deform_numpy(s, rows, params, c)
+        portrait = deform_numpy(s, ref, params, np.array([0]))[0]
+        drv_ref = deform_numpy(s, ref, params, np.array([1]))[0]
+        iod = _iod(gt)
+        rts = {}
+        for m in total:
+            if m == "driver":
+                rts[m] = Retargeter(portrait, drv_ref, RetargetConfig(mode="absolute"))
+            elif m == "geometric":
+                rts[m] = Retargeter(portrait, drv_ref, RetargetConfig())
+            else:
+                rts[m] = LDNetRetargeter(portrait, drv_ref, RetargetConfig(), model=model, relative=(m == "ldnet"))
+        for m, rt in rts.items():
+            pred = np.stack([rt(d) for d in drv])
+            err = np.linalg.norm(pred[..., :2] - gt[..., :2], axis=-1).mean(1) / iod
+            total[m].extend(err.tolist())
+            per_clip.setdefault(rec.name, {}).setdefault(m, []).extend(err.tolist())
+        frames += len(rows)
     return {
         "methods": {m: float(np.mean(v)) for m, v in total.items()},
         "per_clip": {c: {m: float(np.mean(v)) for m, v in d.items()} for c, d in per_clip.items()},
@@ -197,21 +208,15 @@ def space_measurement(s: LandmarkSet, n_frames: int = 40, pairs_per_clip: int = 
         dims = 3 if space == "3d" else 2
         as_is, add = [], []
         rng = np.random.default_rng(seed)
-        for ci in range(len(s.clips)):
-            if not (s.clip == ci).any():
-                continue
-            rows = clip_rows(s, ci, n_frames)
-            ref = np.array([s.reference[ci]])
-            for _ in range(pairs_per_clip):
-                params = sample_identity_params(rng, 2)
+        for _, rows, ref, params in _identity_pairs(s, n_frames, pairs_per_clip, rng):
 
-                def vec(r, j):
-                    lm = deform_numpy(s, r, params, np.full(len(r), j))
-                    return np.stack([normalise(x, space)[0] for x in lm]).reshape(len(r), -1, dims)
+            def vec(r, j):
+                lm = deform_numpy(s, r, params, np.full(len(r), j))
+                return np.stack([normalise(x, space)[0] for x in lm]).reshape(len(r), -1, dims)
 
-                bt, ct, br, cr = vec(rows, 0), vec(rows, 1), vec(ref, 0), vec(ref, 1)
-                iod = _iod(bt)
-                as_is.append(np.linalg.norm((ct - bt)[..., :2], axis=-1).mean(1) / iod)
-                add.append(np.linalg.norm((br + ct - cr - bt)[..., :2], axis=-1).mean(1) / iod)
+            bt, ct, br, cr = vec(rows, 0), vec(rows, 1), vec(ref, 0), vec(ref, 1)
+            iod = _iod(bt)
+            as_is.append(np.linalg.norm((ct - bt)[..., :2], axis=-1).mean(1) / iod)
+            add.append(np.linalg.norm((br + ct - cr - bt)[..., :2], axis=-1).mean(1) / iod)
         out[space] = {"as_is": float(np.concatenate(as_is).mean()), "additive": float(np.concatenate(add).mean())}
     return out
