@@ -242,6 +242,13 @@ class Reenactor:
                 )
         return portrait._spaces[key]
 
+    def _edge(self, portrait: PreparedPortrait) -> np.ndarray:
+        """(g*g,) distances of the warper's coarse grid inside the portrait picture (crop px)."""
+        if "edge" not in portrait._spaces:
+            w, h = portrait.size
+            portrait._spaces["edge"] = portrait.crop.inside_distance(self.warper.coarse, w, h)
+        return portrait._spaces["edge"]
+
     @staticmethod
     def _roi_grid(portrait: PreparedPortrait):
         h, w = portrait.image.shape[:2]
@@ -273,7 +280,7 @@ class Reenactor:
         t0 = time.perf_counter()
         space = self._space(portrait, crop_output)
         use_mirror = self.config.render.mirror_visibility > 0
-        map_x, map_y, mirror = self.warper.backward_maps(portrait.crop_landmarks, target, mirror=use_mirror)
+        map_x, map_y, mirror = self.warper.backward_maps(portrait.crop_landmarks, target, mirror=use_mirror, edge=self._edge(portrait))
         t1 = time.perf_counter()
         if crop_output:
             out = space.person.composite(map_x, map_y) if space.person is not None else remap(space.base, map_x, map_y)

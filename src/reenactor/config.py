@@ -97,6 +97,13 @@ class RenderConfig:
     #: Width of the soft margin, in pixels of the crop, where the warp decays to
     #: zero so the crop border never moves.
     border_margin: int = 40
+    #: The portrait's own edges stay put too: within this distance of an edge
+    #: of the picture (in face sizes) the motion outside the face fades to
+    #: zero, so hair or shoulders cut by the picture's edge stay attached to it
+    #: and nothing is sampled from beyond it (where a mirror image of the hair
+    #: drew a "bun" above a head that moved down). Within ~0.1 face sizes of
+    #: the face outline the face's own motion wins (0 disables).
+    edge_margin: float = 0.35
     #: Head-rigid motion decay radius outside the face, in face sizes.
     hair_radius: float = 0.85
     #: How much of the head motion the neck below the chin follows (0..1).

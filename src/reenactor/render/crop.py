@@ -86,6 +86,19 @@ class CropTransform:
         dy = np.maximum(np.maximum(y0 - u, u - y1), 0.0)
         return np.hypot(dx[None, :], dy[:, None]).astype(np.float32)
 
+    def inside_distance(self, points: np.ndarray, width: int, height: int) -> np.ndarray:
+        """(N,) float64: how far crop points (N, 2+) lie inside a width x height image.
+
+        The distance, in crop pixels, from each point to the nearest edge of
+        the image (its outer pixel borders, mapped into the crop); 0 for
+        points on or outside the image.
+        """
+        pts = np.asarray(points, dtype=np.float64)[:, :2]
+        x0, y0 = self.offset[0] - 0.5 * self.scale, self.offset[1] - 0.5 * self.scale
+        x1, y1 = x0 + width * self.scale, y0 + height * self.scale
+        d = np.minimum(np.minimum(pts[:, 0] - x0, x1 - pts[:, 0]), np.minimum(pts[:, 1] - y0, y1 - pts[:, 1]))
+        return np.maximum(d, 0.0)
+
     def extract(self, image: np.ndarray, soften: float = 0.0) -> np.ndarray:
         """The crop of ``image`` (HxWxC uint8) at working resolution.
 

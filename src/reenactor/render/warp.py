@@ -355,12 +355,17 @@ class MeshWarper:
         return aff
 
     # ----------------------------------------------------------------- outer
-    def outer_field(self, dst: np.ndarray, src: np.ndarray, face: float) -> np.ndarray:
+    def outer_field(self, dst: np.ndarray, src: np.ndarray, face: float, edge: np.ndarray | None = None) -> np.ndarray:
         """Smooth backward displacement outside the face, full resolution.
 
         Args:
             dst, src: (481, 2) target / source landmarks, crop px.
             face: face size in crop px (sets the falloff distances).
+            edge: optional (g*g,) distance of each coarse grid point (see
+                :attr:`coarse`) inside the portrait picture, crop px, 0 on or
+                beyond its edges: the field fades to zero over
+                ``edge_margin`` face sizes from the picture's edges (except
+                near the face outline).
 
         Returns:
             (S, S, 2) float32 displacement (source - target), crop px.
@@ -373,6 +378,11 @@ class MeshWarper:
         cv2.fillPoly(mask, [poly], 1, lineType=cv2.LINE_8, shift=4)
         dist = cv2.distanceTransform(1 - mask, cv2.DIST_L2, 3).ravel() * step
         pts = self.coarse
+        anchor = self.border_w
+        if edge is not None and cfg.edge_margin > 0:
+            w_edge = smoothstep(edge, 0.0, cfg.edge_margin * face)
+            near_face = np.exp(-((dist / (0.1 * face)) ** 2))
+            anchor = anchor * (w_edge + (1.0 - w_edge) * near_face)
         # Head-rigid part, fading with distance and below the chin.
         aff = fit_affine_2d(dst[list(T.STABLE_POINTS)], src[list(T.STABLE_POINTS)])
         rigid = pts @ aff[:, :2].T + aff[:, 2] - pts
@@ -380,7 +390,7 @@ class MeshWarper:
         down /= np.linalg.norm(down) + 1e-9
         below = ((pts - dst[T.CHIN]) @ down) / face
         neck = 1.0 - (1.0 - cfg.neck_follow) * smoothstep(below, 0.0, 0.3)
-        w_rigid = np.exp(-((dist / (cfg.hair_radius * face)) ** 2)) * neck * self.border_w
+        w_rigid = np.exp(-((dist / (cfg.hair_radius * face)) ** 2)) * neck * anchor
         # Face-contour residual (what the rigid part misses at the outline).
         o_dst, o_src = dst[self.oval], src[self.oval]
         o_below = ((o_dst - dst[T.CHIN]) @ down) / face
@@ -393,27 +403,29 @@ class MeshWarper:
         d2 -= d2.min(1, keepdims=True)
         phi = np.exp(d2 * np.float32(-0.5 / (sigma * sigma)))
         r = (phi @ resid.astype(np.float32)) / phi.sum(1, keepdims=True)
-        w_res = np.exp(-((dist / (0.6 * cfg.hair_radius * face)) ** 2)) * self.border_w
+        w_res = np.exp(-((dist / (0.6 * cfg.hair_radius * face)) ** 2)) * anchor
         field = (w_rigid[:, None] * rigid + w_res[:, None] * r).astype(np.float32).reshape(g, g, 2)
         return cv2.resize(field, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
 
     # ------------------------------------------------------------------ all
-    def backward_map(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def backward_map(self, src: np.ndarray, dst: np.ndarray, edge: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Backward map taking the portrait crop to the target landmarks.
 
         Args:
             src: (478, 3) portrait landmarks in crop px.
             dst: (478, 3) target landmarks in crop px.
+            edge: optional (g*g,) distances inside the portrait picture of the
+                coarse grid points (see :meth:`outer_field`).
 
         Returns:
             (map_x, map_y), each (S, S) float32 source coordinates for
             ``cv2.remap``.
         """
-        map_x, map_y, _ = self.backward_maps(src, dst, mirror=False)
+        map_x, map_y, _ = self.backward_maps(src, dst, mirror=False, edge=edge)
         return map_x, map_y
 
     def backward_maps(
-        self, src: np.ndarray, dst: np.ndarray, mirror: bool = True
+        self, src: np.ndarray, dst: np.ndarray, mirror: bool = True, edge: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, MirrorLayer | None]:
         """Backward map plus the mirrored fill of revealed regions.
 
@@ -422,6 +434,8 @@ class MeshWarper:
             dst: (478, 3) target landmarks in crop px.
             mirror: also build the :class:`MirrorLayer` (None when no region
                 needs it).
+            edge: optional (g*g,) distances inside the portrait picture of the
+                coarse grid points (see :meth:`outer_field`).
 
         Returns:
             (map_x, map_y, layer): maps as in :meth:`backward_map`.
@@ -443,7 +457,7 @@ class MeshWarper:
         # show. Its texture comes from its mirror when that is seen (see
         # _mirror_layer), else from its own, folded, source triangle.
         ids = self.face_raster(dst_v[:, :2], cos_d > 0.0, dst_v[:, 2])
-        field = self.outer_field(dst_v[:, :2], src_v[:, :2], face)
+        field = self.outer_field(dst_v[:, :2], src_v[:, :2], face, edge)
         inside = ids >= 0
         ys, xs = np.nonzero(inside)
         # Displacement (source - target) is affine per triangle too.
