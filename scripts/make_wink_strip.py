@@ -1,4 +1,4 @@
-"""docs/wink.jpg: a wink and a downcast closure from a real driver, without and with the full-closure snap.
+"""docs/wink.jpg: a wink and a downcast closure from a real driver: the full-closure snap, lid smoothing and lash line.
 
     .venv/bin/python scripts/make_wink_strip.py [--data ../shared/data] [--out docs/wink.jpg]
 
@@ -9,8 +9,10 @@ driver's eyes, the portrait's, the result with
 ``RetargetConfig.eye_closed_fraction = 0`` (the lid stops at mediapipe's lash
 gap), with the full-closure snap but ``RenderConfig.lid_blur = 0`` (the lid
 skin a wide-open portrait eye hides in its crease is stretched from a thin
-band: vertical streaks), and the default (that stretched skin smoothed along
-the eye, render/lids.py).
+band: vertical streaks), with that stretched skin smoothed along the eye
+(render/lids.py) but ``RenderConfig.lash_line = 0`` (the warped lashes of
+the open eye: a broken line), and the default (a continuous lash line of the
+portrait's lash colour drawn along the closed lid).
 """
 
 from __future__ import annotations
@@ -64,13 +66,16 @@ def main() -> None:
     rows = [np.hstack([label(eyes_crop(frames[t], track.landmarks[t]), f"driver, frame {t}", (8, 22), 0.6) for t in picks])]
     rows.append(np.hstack([label(eyes_crop(prepared.crop_image, prepared.crop_landmarks), "portrait", (8, 22), 0.6)] * 2))
     cfg = ReenactorConfig()
+    closed, blur, line = cfg.retarget.eye_closed_fraction, cfg.render.lid_blur, cfg.render.lash_line
     variants = (
-        (0.0, cfg.render.lid_blur, "lids stop at the lash gap"),
-        (cfg.retarget.eye_closed_fraction, 0.0, "closes fully, lid skin stretched"),
-        (cfg.retarget.eye_closed_fraction, cfg.render.lid_blur, "default: closes fully, lid smoothed"),
+        (0.0, blur, 0.0, "lids stop at the lash gap"),
+        (closed, 0.0, 0.0, "closes fully, lid skin stretched"),
+        (closed, blur, 0.0, "closes fully, lid smoothed"),
+        (closed, blur, line, "default: lid smoothed, lash line drawn"),
     )
-    for closed, blur, text in variants:
-        r = Reenactor(replace(cfg, retarget=replace(cfg.retarget, eye_closed_fraction=closed), render=replace(cfg.render, lid_blur=blur)))
+    for closed_fraction, lid_blur, lash_line, text in variants:
+        render = replace(cfg.render, lid_blur=lid_blur, lash_line=lash_line)
+        r = Reenactor(replace(cfg, retarget=replace(cfg.retarget, eye_closed_fraction=closed_fraction), render=render))
         rows.append(render_row(r, portrait, track, picks, eyes_crop, text, (8, 22), 0.6))
     write_image(Path(args.out), np.vstack(rows))
 

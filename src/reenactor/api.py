@@ -38,7 +38,7 @@ from reenactor.motion.templates import ExpressionBasis, MotionParams
 from reenactor.render.crop import CropTransform
 from reenactor.render.eyes import EyeRenderer
 from reenactor.render.layers import PortraitLayers, build_layers
-from reenactor.render.lids import smooth_stretched_lids
+from reenactor.render.lids import measure_lash_lines, paint_lash_lines, smooth_stretched_lids
 from reenactor.render.mouth import MouthPatch, MouthRenderer, extract_mouth_patch
 from reenactor.render.warp import MeshWarper, MirrorLayer, remap
 
@@ -68,6 +68,7 @@ class _Space:
         self.eyes = EyeRenderer(image, landmarks) if cfg.eyes else None
         self.base = self.eyes.base if self.eyes else image
         self.mouth = MouthRenderer(image, landmarks, cfg)
+        self.lashes = measure_lash_lines(image, landmarks)
         self._face = face_size(landmarks)
         self._shading: np.ndarray | None = None
         #: Person/background layers and their region's corner (background "still").
@@ -88,6 +89,9 @@ class _Space:
             smooth_stretched_lids(out, self.landmarks, target, c.lash_fraction, (c.lid_stretch_start, c.lid_stretch_full), c.lid_blur)
         if self.eyes is not None:
             self.eyes.composite(out, target)
+        if self.cfg.lash_line > 0:
+            c = self.cfg
+            paint_lash_lines(out, self.lashes, target, (c.lash_line_start, c.lash_line_full), c.lash_line, c.lash_line_width)
 
 
 @dataclass

@@ -136,6 +136,16 @@ class RenderConfig:
     lid_blur: float = 0.12
     lid_stretch_start: float = 1.6
     lid_stretch_full: float = 2.6
+    #: Lash line of a closing eye: a soft line of the portrait's lash colour
+    #: along the target upper lid, at opacity ``lash_line`` once the eye is
+    #: closed by ``lash_line_full`` of the portrait's opening (fading in from
+    #: ``lash_line_start``), ``lash_line_width`` eye widths thick, thinning
+    #: towards the corners. The warped lashes of a wide-open eye read as a
+    #: dotted line on a closed lid (0 disables it).
+    lash_line: float = 0.8
+    lash_line_start: float = 0.6
+    lash_line_full: float = 0.95
+    lash_line_width: float = 0.045
     #: Head ring: vertices outside the upper face outline that turn with the
     #: head in 3D (hair, temples, ears), offset outwards and backwards in face
     #: widths; 0 outward disables it. Off by default: it turns the hair more

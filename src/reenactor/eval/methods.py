@@ -35,7 +35,7 @@ RETARGET_VARIANTS = {"reenactor-geometric": "geometric", "reenactor-ldnet": "ldn
 #: baseline for the realism layers (issue 4): everything in the crop warped
 #: (no background plate), the driver's inner mouth, no mirrored fill.
 WARP_ONLY = "reenactor-warponly"
-WARP_ONLY_RENDER = {"background": "warp", "mouth": "driver", "mirror_visibility": 0.0, "lash_fraction": 0.0, "lid_blur": 0.0}
+WARP_ONLY_RENDER = {"background": "warp", "mouth": "driver", "mirror_visibility": 0.0, "lash_fraction": 0.0, "lid_blur": 0.0, "lash_line": 0.0}
 
 
 class Method(Protocol):

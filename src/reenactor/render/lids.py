@@ -129,3 +129,147 @@ def smooth_stretched_lids(
         smooth = cv2.filter2D(roi.astype(np.float32), -1, _along_kernel(band.axis, sigma), borderType=cv2.BORDER_REFLECT101)
         a = (weight * mask)[..., None]
         roi[:] = np.clip(a * smooth + (1.0 - a) * roi.astype(np.float32), 0, 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------ lash line
+@dataclass(frozen=True)
+class LashLine:
+    """One eye's lash line as the portrait shows it, measured once.
+
+    Attributes:
+        colour: (3,) float32 RGB 0..255, the mean of the darkest fifth of the
+            pixels in a thin band along the upper lid (lashes, liner).
+        opening: the portrait's lid gap over its eye width (both along the
+            face's vertical), the opening a closing eye is measured against.
+    """
+
+    colour: np.ndarray
+    opening: float
+
+
+def _lid_geometry(lm: np.ndarray, upper: tuple[int, ...], pairs, corners) -> tuple[np.ndarray, float, float]:
+    """(upper-lid polyline (9, 2), lid gap / eye width, eye width) of (478, 2+) landmarks."""
+    pts = np.asarray(lm, dtype=np.float64)[:, :2]
+    axis = pts[corners[1]] - pts[corners[0]]
+    width = float(np.linalg.norm(axis))
+    down = np.array([-axis[1], axis[0]]) / max(width, 1e-6)
+    if down[1] < 0:
+        down = -down
+    gap = float(np.mean([(pts[lo] - pts[up]) @ down for up, lo in pairs]))
+    return pts[list(upper)], gap / max(width, 1e-6), width
+
+
+_EYES = (
+    (T.RIGHT_UPPER_LID, T.RIGHT_LID_PAIRS, T.RIGHT_EYE_CORNERS),
+    (T.LEFT_UPPER_LID, T.LEFT_LID_PAIRS, T.LEFT_EYE_CORNERS),
+)
+
+
+def _smooth_arc(lid: np.ndarray, samples: int = 17) -> np.ndarray:
+    """A smooth version of an upper-lid polyline (K, 2), corner to corner: (samples, 2).
+
+    A parabola across the eye (in the corner-to-corner frame) fitted to the
+    points, the two corners weighted most: a closed lid's margin is one arc,
+    while the tracked points of a closing lid can wave.
+    """
+    a, b = lid[0], lid[-1]
+    span = float(np.linalg.norm(b - a))
+    if span < 1e-6:
+        return lid
+    ax = (b - a) / span
+    nrm = np.array([-ax[1], ax[0]])
+    u = (lid - a) @ ax / span
+    v = (lid - a) @ nrm
+    wts = np.ones(len(lid))
+    wts[[0, -1]] = 10.0
+    coef = np.polyfit(u, v, 2, w=wts)
+    uu = np.linspace(0.0, 1.0, samples)
+    return a + np.outer(uu * span, ax) + np.outer(np.polyval(coef, uu), nrm)
+
+
+def measure_lash_lines(image: np.ndarray, landmarks: np.ndarray) -> list[LashLine]:
+    """The portrait's two lash lines (right eye, then left).
+
+    Args:
+        image: HxWx3 uint8 RGB portrait.
+        landmarks: (478, 2+) its landmarks, same pixels.
+    """
+    h, w = image.shape[:2]
+    out = []
+    for upper, pairs, corners in _EYES:
+        lid, opening, width = _lid_geometry(landmarks, upper, pairs, corners)
+        band = np.zeros((h, w), np.uint8)
+        # The lash band: the upper lid contour thickened upwards by ~8% of the eye width.
+        thick = max(1, int(round(0.08 * width)))
+        cv2.polylines(band, [np.round(lid - (0, 0.5 * thick)).astype(np.int32)], False, 1, thick)
+        pix = image[band > 0].astype(np.float32)
+        if len(pix) < 5:
+            colour = np.array([40.0, 30.0, 25.0], np.float32)
+        else:
+            lum = pix @ np.array([0.299, 0.587, 0.114], np.float32)
+            colour = pix[lum <= np.percentile(lum, 20)].mean(0)
+        out.append(LashLine(colour.astype(np.float32), opening))
+    return out
+
+
+def paint_lash_lines(
+    out: np.ndarray,
+    lashes: list[LashLine],
+    target: np.ndarray,
+    closing: tuple[float, float],
+    strength: float,
+    thickness: float,
+) -> None:
+    """Draw a soft lash line along the lid margin of closing eyes (in place).
+
+    A closed eye reads as closed by its dark lash line. The warp carries the
+    portrait's own lashes down, but a wide-open eye's lashes are a broken row
+    of strokes, which stretched along a closed lid read as a dotted line, and
+    as a half-open eye to a landmark detector. Where an eye closes, a
+    continuous line of the portrait's lash colour is laid along the target
+    upper lid, fading out towards the corners.
+
+    Args:
+        out: HxWx3 uint8 RGB rendered frame, modified in place.
+        lashes: from :func:`measure_lash_lines` (same pixels as ``out``).
+        target: (478, 2+) target landmarks in ``out``'s pixels.
+        closing: closure (1 - target opening / portrait opening) where the
+            line starts to show and where it is at full strength.
+        strength: opacity at full closure (0 draws nothing).
+        thickness: line thickness in eye widths.
+    """
+    if strength <= 0:
+        return
+    h, w = out.shape[:2]
+    for lash, (upper, pairs, corners) in zip(lashes, _EYES):
+        lid, opening, width = _lid_geometry(target, upper, pairs, corners)
+        if width < 4.0 or lash.opening <= 1e-6:
+            continue
+        closure = 1.0 - opening / lash.opening
+        alpha = strength * float(smoothstep(np.array(closure), *closing))
+        if alpha <= 0.0:
+            continue
+        lid = _smooth_arc(lid)
+        t = max(1.0, thickness * width)
+        pad = int(np.ceil(2.0 * t)) + 2
+        x0, y0 = np.floor(lid.min(0)).astype(int) - pad
+        x1, y1 = np.ceil(lid.max(0)).astype(int) + pad + 1
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue
+        # Supersampled by 4, centred a third of the thickness above the lid margin.
+        s = 4
+        big = np.zeros(((y1 - y0) * s, (x1 - x0) * s), np.uint8)
+        line = (lid - (x0, y0) - (0, t / 3.0) + 0.5) * s - 0.5
+        cv2.polylines(big, [np.round(line * 16).astype(np.int32)], False, 255, max(1, int(round(t * s))), cv2.LINE_AA, shift=4)
+        mask = cv2.resize(big, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, 0.3 * t))
+        # Thinner towards the corners: fade over the outer and inner fifth of the eye.
+        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        a, b = lid[0], lid[-1]
+        axis = (b - a) / max(np.linalg.norm(b - a), 1e-6)
+        u = ((xs - a[0]) * axis[0] + (ys - a[1]) * axis[1]) / max(np.linalg.norm(b - a), 1e-6)
+        mask *= smoothstep(np.minimum(u, 1.0 - u), 0.0, 0.2)
+        roi = out[y0:y1, x0:x1]
+        m = (alpha * mask)[..., None]
+        roi[:] = np.clip(m * lash.colour + (1.0 - m) * roi.astype(np.float32), 0, 255).astype(np.uint8)
