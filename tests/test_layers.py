@@ -270,3 +270,19 @@ def test_hair_cut_by_the_picture_edge_stays_attached_to_it(astronaut, edge_margi
         assert np.abs(out.astype(int) - image.astype(int)).max(2)[face_mask > 0].mean() > 5
     else:
         assert edge_change > 5.0
+
+
+def test_inside_distance_of_crop_points_to_the_picture_edges():
+    """Distance inside the picture, in crop pixels, to its nearest edge; 0 on or outside it."""
+    from reenactor.render.crop import CropTransform
+
+    crop = CropTransform(scale=2.0, offset=(96.0, 56.0), size=256)  # a 80x100 image spans x 95..255, y 55..255
+    pts = np.array([[95.0, 150.0], [105.0, 150.0], [175.0, 155.0], [175.0, 60.0], [20.0, 20.0], [300.0, 150.0]])
+    d = crop.inside_distance(pts, 80, 100)
+    assert d == pytest.approx([0.0, 10.0, 80.0, 5.0, 0.0, 0.0])
+    # Agrees with outside_distance: positive exactly where that one is zero.
+    grid = np.stack(np.meshgrid(np.arange(256.0), np.arange(256.0)), -1).reshape(-1, 2)
+    inside = crop.inside_distance(grid, 80, 100).reshape(256, 256) > 0
+    outside = crop.outside_distance(80, 100) > 0
+    assert not np.any(inside & outside)
+    assert inside.sum() > 0.95 * (~outside).sum()
