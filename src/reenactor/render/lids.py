@@ -1,4 +1,4 @@
-"""Closing upper lids without streaks.
+"""Closing upper lids: without streaks, with a lash line.
 
 A wide-open portrait eye hides most of its upper-lid skin in the crease, so
 the warp has only a thin band of it (between the lash line and the mesh ring
@@ -8,6 +8,10 @@ line, eyeshadow, the tips of lashes) becomes a vertical streak. Real lid skin
 is smooth along the lid, so where the band is stretched this module replaces
 it by the same pixels blurred along the eye's axis: the streaks go, the
 vertical shading (crease shadow, eyeshadow fading towards the lashes) stays.
+
+A closed eye also needs its lash line: the warped lashes of a wide-open eye
+are a broken row of strokes, so :func:`paint_lash_lines` lays a soft,
+continuous line of the portrait's own lash colour along a closing lid.
 
 Images are HxWx3 uint8 RGB; landmarks (478, 2+) in the same pixels (x right,
 y down).
