@@ -251,3 +251,38 @@ def test_a_turned_portrait_at_rest_is_not_turned_back(prepared):
     p = _turned(prepared.crop_landmarks.astype(np.float64), 42.0)
     assert head_pose(p)[0] > RetargetConfig().max_yaw - 10.0
     np.testing.assert_allclose(Retargeter(p, p, RetargetConfig())(p), p, atol=1e-6)
+
+
+def test_a_closed_lid_is_one_smooth_arc_and_an_open_eye_is_left_alone(prepared):
+    """fix_lids_and_lips: wavy closed-lid points end on a parabola through the corners; gaps kept."""
+    from reenactor.motion.retarget import fix_lids_and_lips
+
+    basis = ExpressionBasis(prepared.rig)
+    open_eyes = basis.landmarks(MotionParams())
+    assert np.array_equal(fix_lids_and_lips(open_eyes), fix_lids_and_lips(fix_lids_and_lips(open_eyes)))
+    closed = basis.landmarks(MotionParams(blink=1.0))
+    wavy = closed.copy()
+    up = np.array([p[0] for p in T.RIGHT_LID_PAIRS])
+    lo = np.array([p[1] for p in T.RIGHT_LID_PAIRS])
+    width = np.linalg.norm(closed[T.RIGHT_EYE_CORNERS[1], :2] - closed[T.RIGHT_EYE_CORNERS[0], :2])
+    wave = 0.06 * width * np.sin(np.linspace(0, 2 * np.pi, len(up)))  # an S along the lid
+    wavy[up, 1] += wave
+    wavy[lo, 1] += wave
+
+    def residual(lm: np.ndarray) -> float:
+        a, b = lm[T.RIGHT_EYE_CORNERS[0], :2], lm[T.RIGHT_EYE_CORNERS[1], :2]
+        ax = (b - a) / np.linalg.norm(b - a)
+        nrm = np.array([-ax[1], ax[0]])
+        mid = 0.5 * (lm[up, :2] + lm[lo, :2])
+        u = np.r_[0.0, (mid - a) @ ax / np.linalg.norm(b - a), 1.0]
+        v = np.r_[0.0, (mid - a) @ nrm, 0.0]
+        return float(np.abs(np.polyval(np.polyfit(u, v, 2), u) - v).max() / np.linalg.norm(b - a))
+
+    fixed = fix_lids_and_lips(wavy)
+    assert residual(wavy) > 0.03
+    assert residual(fixed) < 0.005
+    # The lid gaps are kept (the pairs move together).
+    gap = lambda lm: np.linalg.norm(lm[lo, :2] - lm[up, :2], axis=1)  # noqa: E731
+    assert np.allclose(gap(fixed), gap(wavy), atol=1e-9)
+    # An open eye: nothing moves.
+    assert np.allclose(fix_lids_and_lips(open_eyes)[up], open_eyes[up])

@@ -302,12 +302,19 @@ def closed_gap_fraction(f: float, closed: float) -> float:
     return max(0.0, f - closed * (1.0 - float(smoothstep(f, closed, 3.0 * closed))))
 
 
+#: A closed eye's lid line is eased onto a smooth arc below this lid gap (in eye widths).
+CLOSED_LID_GAP = 0.05
+
+
 def fix_lids_and_lips(landmarks: np.ndarray) -> np.ndarray:
-    """Stop eyelids and inner lips from crossing each other.
+    """Stop eyelids and inner lips from crossing each other; smooth closed lids.
 
     Where a lower lid (lip) point ends up above its upper partner, measured
     along the face's vertical axis, both move to their midpoint: a closed eye
-    (mouth) rather than a folded one.
+    (mouth) rather than a folded one. Then, as an eye's mean lid gap falls
+    from :data:`CLOSED_LID_GAP` eye widths to zero, its lid pairs are moved
+    together (gaps kept) onto a parabola from corner to corner: the tracked
+    points of a closed eye wave, a closed lid's margin is one arc.
 
     Args:
         landmarks: (478, 3) landmarks; a corrected copy is returned.
@@ -323,4 +330,31 @@ def fix_lids_and_lips(landmarks: np.ndarray) -> np.ndarray:
             mid = 0.5 * (lm[up[bad]] + lm[lo[bad]])
             lm[up[bad]] = mid
             lm[lo[bad]] = mid
+    for pairs, corners in ((T.RIGHT_LID_PAIRS, T.RIGHT_EYE_CORNERS), (T.LEFT_LID_PAIRS, T.LEFT_EYE_CORNERS)):
+        _smooth_closed_lid(lm, pairs, corners)
     return lm
+
+
+def _smooth_closed_lid(lm: np.ndarray, pairs, corners) -> None:
+    """Ease a (nearly) closed eye's lid pairs onto a parabola through its corners (in place, 2D)."""
+    a, b = lm[corners[0], :2], lm[corners[1], :2]
+    width = float(np.linalg.norm(b - a))
+    if width < 1e-6:
+        return
+    ax = (b - a) / width
+    nrm = np.array([-ax[1], ax[0]])
+    up = np.array([p[0] for p in pairs])
+    lo = np.array([p[1] for p in pairs])
+    gap = float(np.mean(np.abs((lm[lo, :2] - lm[up, :2]) @ nrm))) / width
+    w = 1.0 - float(smoothstep(gap, 0.0, CLOSED_LID_GAP))
+    if w <= 0.0:
+        return
+    mid = 0.5 * (lm[up, :2] + lm[lo, :2])
+    u = np.concatenate([[0.0], (mid - a) @ ax / width, [1.0]])
+    v = np.concatenate([[0.0], (mid - a) @ nrm, [0.0]])
+    wts = np.ones(len(u))
+    wts[[0, -1]] = 10.0
+    arc = np.polyval(np.polyfit(u, v, 2, w=wts), u[1:-1])
+    shift = (w * (arc - v[1:-1]))[:, None] * nrm
+    lm[up, :2] += shift
+    lm[lo, :2] += shift
