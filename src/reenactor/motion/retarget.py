@@ -27,7 +27,7 @@ import numpy as np
 from reenactor.config import RetargetConfig
 from reenactor.face import topology as T
 from reenactor.face.pose import Similarity, euler_degrees, fit_similarity, head_axes, head_pose, rotation_from_euler
-from reenactor.numeric import smoothstep
+from reenactor.numeric import corner_arc, smoothstep
 
 
 @dataclass(frozen=True)
@@ -350,11 +350,6 @@ def _smooth_closed_lid(lm: np.ndarray, pairs, corners) -> None:
     if w <= 0.0:
         return
     mid = 0.5 * (lm[up, :2] + lm[lo, :2])
-    u = np.concatenate([[0.0], (mid - a) @ ax / width, [1.0]])
-    v = np.concatenate([[0.0], (mid - a) @ nrm, [0.0]])
-    wts = np.ones(len(u))
-    wts[[0, -1]] = 10.0
-    arc = np.polyval(np.polyfit(u, v, 2, w=wts), u[1:-1])
-    shift = (w * (arc - v[1:-1]))[:, None] * nrm
+    shift = w * (corner_arc(a, b, mid) - mid)
     lm[up, :2] += shift
     lm[lo, :2] += shift

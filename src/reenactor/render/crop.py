@@ -77,11 +77,15 @@ class CropTransform:
         x1, y1 = self.to_image(np.array([[self.size, self.size]]))[0]
         return (max(0, int(np.floor(x0))), max(0, int(np.floor(y0))), min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1))))
 
+    def _picture_box(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1): a width x height image's outer pixel borders in crop pixels."""
+        x0, y0 = self.offset[0] - 0.5 * self.scale, self.offset[1] - 0.5 * self.scale
+        return x0, y0, x0 + width * self.scale, y0 + height * self.scale
+
     def outside_distance(self, width: int, height: int) -> np.ndarray:
         """(S, S) float32: distance (crop pixels) of each crop pixel from a width x height image; 0 inside."""
         u = np.arange(self.size, dtype=np.float32)
-        x0, y0 = self.offset[0] - 0.5 * self.scale, self.offset[1] - 0.5 * self.scale
-        x1, y1 = x0 + width * self.scale, y0 + height * self.scale
+        x0, y0, x1, y1 = self._picture_box(width, height)
         dx = np.maximum(np.maximum(x0 - u, u - x1), 0.0)
         dy = np.maximum(np.maximum(y0 - u, u - y1), 0.0)
         return np.hypot(dx[None, :], dy[:, None]).astype(np.float32)
@@ -94,8 +98,7 @@ class CropTransform:
         points on or outside the image.
         """
         pts = np.asarray(points, dtype=np.float64)[:, :2]
-        x0, y0 = self.offset[0] - 0.5 * self.scale, self.offset[1] - 0.5 * self.scale
-        x1, y1 = x0 + width * self.scale, y0 + height * self.scale
+        x0, y0, x1, y1 = self._picture_box(width, height)
         d = np.minimum(np.minimum(pts[:, 0] - x0, x1 - pts[:, 0]), np.minimum(pts[:, 1] - y0, y1 - pts[:, 1]))
         return np.maximum(d, 0.0)
 

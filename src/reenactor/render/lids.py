@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from reenactor.face import topology as T
-from reenactor.numeric import smoothstep
+from reenactor.numeric import corner_arc, smoothstep
 
 
 @dataclass(frozen=True)
@@ -172,23 +172,10 @@ _EYES = (
 def _smooth_arc(lid: np.ndarray, samples: int = 17) -> np.ndarray:
     """A smooth version of an upper-lid polyline (K, 2), corner to corner: (samples, 2).
 
-    A parabola across the eye (in the corner-to-corner frame) fitted to the
-    points, the two corners weighted most: a closed lid's margin is one arc,
-    while the tracked points of a closing lid can wave.
+    The tracked points of a closing lid can wave; a lid's margin is one arc
+    (:func:`reenactor.numeric.corner_arc`).
     """
-    a, b = lid[0], lid[-1]
-    span = float(np.linalg.norm(b - a))
-    if span < 1e-6:
-        return lid
-    ax = (b - a) / span
-    nrm = np.array([-ax[1], ax[0]])
-    u = (lid - a) @ ax / span
-    v = (lid - a) @ nrm
-    wts = np.ones(len(lid))
-    wts[[0, -1]] = 10.0
-    coef = np.polyfit(u, v, 2, w=wts)
-    uu = np.linspace(0.0, 1.0, samples)
-    return a + np.outer(uu * span, ax) + np.outer(np.polyval(coef, uu), nrm)
+    return corner_arc(lid[0], lid[-1], lid[1:-1], np.linspace(0.0, 1.0, samples))
 
 
 def measure_lash_lines(image: np.ndarray, landmarks: np.ndarray) -> list[LashLine]:
@@ -202,11 +189,16 @@ def measure_lash_lines(image: np.ndarray, landmarks: np.ndarray) -> list[LashLin
     out = []
     for upper, pairs, corners in _EYES:
         lid, opening, width = _lid_geometry(landmarks, upper, pairs, corners)
-        band = np.zeros((h, w), np.uint8)
-        # The lash band: the upper lid contour thickened upwards by ~8% of the eye width.
+        # The lash band: the upper lid contour thickened upwards by ~8% of the eye width,
+        # drawn in a box around it (not a mask of the whole portrait).
         thick = max(1, int(round(0.08 * width)))
-        cv2.polylines(band, [np.round(lid - (0, 0.5 * thick)).astype(np.int32)], False, 1, thick)
-        pix = image[band > 0].astype(np.float32)
+        line = np.round(lid - (0, 0.5 * thick)).astype(np.int32)
+        x0, y0 = np.maximum(line.min(0) - thick - 1, 0)
+        x1, y1 = np.minimum(line.max(0) + thick + 2, (w, h))
+        band = np.zeros((max(0, y1 - y0), max(0, x1 - x0)), np.uint8)
+        if band.size:
+            cv2.polylines(band, [line - (x0, y0)], False, 1, thick)
+        pix = image[y0:y1, x0:x1][band > 0].astype(np.float32)
         if len(pix) < 5:
             colour = np.array([40.0, 30.0, 25.0], np.float32)
         else:
