@@ -91,8 +91,12 @@ def test_warp_background_keeps_the_plain_warp(warp):
     out = r.render(p, target, None, crop_output=True)
     space = r._space(p, crop_output=True)
     assert space.person is None
-    mx, my = r.warper.backward_map(p.crop_landmarks, target, edge=r._edge(p))
-    expected = remap(space.base, mx, my)
+    maps = r.warper.maps(p.crop_landmarks, target, mirror=False, edge=r._edge(p))
+    expected = remap(space.base, maps.map_x, maps.map_y)
+    if maps.seam is not None:  # the outer field sampled along the turned cheek's outline
+        w = maps.seam.weight[..., None]
+        seam = remap(space.base, maps.seam.map_x, maps.seam.map_y)
+        expected = np.clip((1 - w) * expected.astype(np.float32) + w * seam, 0, 255).astype(np.uint8)
     # Leave out the eyes and mouth, painted by their own layers.
     painted = np.zeros(out.shape[:2], np.uint8)
     for loop in (T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP, T.INNER_LIP_LOOP):

@@ -40,7 +40,7 @@ from reenactor.render.eyes import EyeRenderer
 from reenactor.render.layers import PortraitLayers, build_layers
 from reenactor.render.lids import measure_lash_lines, paint_lash_lines, smooth_stretched_lids
 from reenactor.render.mouth import MouthPatch, MouthRenderer, extract_mouth_patch
-from reenactor.render.warp import MeshWarper, MirrorLayer, remap
+from reenactor.render.warp import MeshWarper, SampleLayer, remap
 
 
 class StageTimer:
@@ -284,7 +284,8 @@ class Reenactor:
         t0 = time.perf_counter()
         space = self._space(portrait, crop_output)
         use_mirror = self.config.render.mirror_visibility > 0
-        map_x, map_y, mirror = self.warper.backward_maps(portrait.crop_landmarks, target, mirror=use_mirror, edge=self._edge(portrait))
+        maps = self.warper.maps(portrait.crop_landmarks, target, mirror=use_mirror, edge=self._edge(portrait))
+        map_x, map_y = maps.map_x, maps.map_y
         t1 = time.perf_counter()
         if crop_output:
             out = space.person.composite(map_x, map_y) if space.person is not None else remap(space.base, map_x, map_y)
@@ -301,8 +302,10 @@ class Reenactor:
                 out[y0:y1, x0:x1] = remap(space.base, sx, sy)
             target_out = portrait.crop.to_image(target)
             own_map = (sx, sy)
-        if mirror is not None:
-            self._apply_mirror(portrait, space, out, mirror, own_map, crop_output)
+        if maps.mirror is not None:
+            self._apply_mirror(portrait, space, out, maps.mirror, own_map, crop_output)
+        if maps.seam is not None:
+            self._apply_seam(portrait, space, out, maps.seam, crop_output)
         t2 = time.perf_counter()
         space.layers(out, target_out, mouth)
         t3 = time.perf_counter()
@@ -328,12 +331,50 @@ class Reenactor:
         s, (ox, oy) = portrait.crop.scale, portrait.crop.offset
         return (ux + d[..., 0] - ox) / s, (uy + d[..., 1] - oy) / s
 
+    def _layer_samples(
+        self, portrait: PreparedPortrait, layer: SampleLayer, crop_output: bool
+    ) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray, np.ndarray, tuple[slice, slice] | None] | None:
+        """A sample layer's box, maps and weight in ``out``'s pixels.
+
+        Returns:
+            ((x0, y0, x1, y1), map_x, map_y, weight, rows_cols) with the maps
+            in the drawing space's pixels over the box of ``out``, and
+            ``rows_cols`` the box's slices of the image ROI grid (None for
+            crop output); None when the box misses the output.
+        """
+        bx0, by0, bx1, by1 = layer.box
+        if crop_output:
+            x0, y0, x1, y1 = bx0, by0, bx1, by1
+            mx, my = layer.map_x[y0:y1, x0:x1], layer.map_y[y0:y1, x0:x1]
+            return (x0, y0, x1, y1), mx, my, layer.weight[y0:y1, x0:x1], None
+        (rx0, ry0, rx1, ry1), ux, uy = portrait._spaces["roi"]
+        corners = portrait.crop.to_image(np.array([[bx0, by0, 0.0], [bx1, by1, 0.0]]))
+        x0 = max(rx0, int(np.floor(corners[0, 0])) - 1)
+        y0 = max(ry0, int(np.floor(corners[0, 1])) - 1)
+        x1 = min(rx1, int(np.ceil(corners[1, 0])) + 1)
+        y1 = min(ry1, int(np.ceil(corners[1, 1])) + 1)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        rows, cols = slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0)
+        sub_x, sub_y = ux[rows, cols], uy[rows, cols]
+        mx, my = self._to_image_map(portrait, layer.map_x, layer.map_y, sub_x, sub_y)
+        w = cv2.remap(layer.weight, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return (x0, y0, x1, y1), mx, my, w, (rows, cols)
+
+    @staticmethod
+    def _blend(out: np.ndarray, box: tuple[int, int, int, int], sample: np.ndarray, weight: np.ndarray) -> None:
+        """``out[box] = (1 - weight) * out[box] + weight * sample`` in place (uint8 result)."""
+        x0, y0, x1, y1 = box
+        region = out[y0:y1, x0:x1]
+        a = weight[..., None]
+        region[:] = np.clip((1 - a) * region.astype(np.float32) + a * sample, 0, 255).astype(np.uint8)
+
     def _apply_mirror(
         self,
         portrait: PreparedPortrait,
         space: "_Space",
         out: np.ndarray,
-        layer: MirrorLayer,
+        layer: SampleLayer,
         own_map: tuple[np.ndarray, np.ndarray],
         crop_output: bool,
     ) -> None:
@@ -347,34 +388,36 @@ class Reenactor:
             own_map: the frame's backward map in ``out``'s pixels (over the
                 crop, or over the crop's image ROI for full output).
         """
-        bx0, by0, bx1, by1 = layer.box
-        if crop_output:
-            x0, y0, x1, y1 = bx0, by0, bx1, by1
-            mx, my = layer.map_x[y0:y1, x0:x1], layer.map_y[y0:y1, x0:x1]
-            w = layer.weight[y0:y1, x0:x1]
+        found = self._layer_samples(portrait, layer, crop_output)
+        if found is None:
+            return
+        (x0, y0, x1, y1), mx, my, w, rows_cols = found
+        if rows_cols is None:
             ox, oy = own_map[0][y0:y1, x0:x1], own_map[1][y0:y1, x0:x1]
         else:
-            (rx0, ry0, rx1, ry1), ux, uy = portrait._spaces["roi"]
-            corners = portrait.crop.to_image(np.array([[bx0, by0, 0.0], [bx1, by1, 0.0]]))
-            x0 = max(rx0, int(np.floor(corners[0, 0])) - 1)
-            y0 = max(ry0, int(np.floor(corners[0, 1])) - 1)
-            x1 = min(rx1, int(np.ceil(corners[1, 0])) + 1)
-            y1 = min(ry1, int(np.ceil(corners[1, 1])) + 1)
-            if x1 <= x0 or y1 <= y0:
-                return
-            rows, cols = slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0)
-            sub_x, sub_y = ux[rows, cols], uy[rows, cols]
-            mx, my = self._to_image_map(portrait, layer.map_x, layer.map_y, sub_x, sub_y)
-            w = cv2.remap(layer.weight, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            ox, oy = own_map[0][rows, cols], own_map[1][rows, cols]
+            ox, oy = own_map[0][rows_cols], own_map[1][rows_cols]
         shade = space.shading()
         lo_own = cv2.remap(shade, ox, oy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         lo_mir = cv2.remap(shade, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         gain = np.clip((lo_own + 1.0) / (lo_mir + 1.0), 0.6, 1.6)
-        mirrored = remap(space.base, mx, my).astype(np.float32) * gain
-        region = out[y0:y1, x0:x1]
-        a = w[..., None]
-        region[:] = np.clip((1 - a) * region.astype(np.float32) + a * mirrored, 0, 255).astype(np.uint8)
+        self._blend(out, (x0, y0, x1, y1), remap(space.base, mx, my).astype(np.float32) * gain, w)
+
+    def _apply_seam(self, portrait: PreparedPortrait, space: "_Space", out: np.ndarray, layer: SampleLayer, crop_output: bool) -> None:
+        """Blend the outer-field samples along occluding face outlines into ``out`` (in place).
+
+        They are drawn like the main map: the person over the still plate
+        when there are layers, else the plain warp.
+        """
+        found = self._layer_samples(portrait, layer, crop_output)
+        if found is None:
+            return
+        box, mx, my, w, _ = found
+        if space.person is not None:
+            px, py = (0, 0) if crop_output else space.person_at
+            sample = space.person.composite(mx - px, my - py, at=(box[0] - px, box[1] - py))
+        else:
+            sample = remap(space.base, mx, my)
+        self._blend(out, box, sample.astype(np.float32), w)
 
     # ----------------------------------------------------------------- driver
     def track(

@@ -114,6 +114,14 @@ class RenderConfig:
     field_size: int = 64
     #: Feather (pixels) between the exact face-mesh field and the outer field.
     face_feather: int = 3
+    #: Where the two fields disagree at the face outline by more than
+    #: ``seam_gap_start`` crop pixels (an occluding edge: the far cheek of a turned head,
+    #: a dropped jaw), the feather blends the two *samples* instead of the two
+    #: displacements, whose mean would sample a smeared strip of whatever lies
+    #: between them (a second, ghost outline beside the face). Fully from the
+    #: ``seam_gap_full`` on (0 disables: displacements are always blended).
+    seam_gap_start: float = 0.5
+    seam_gap_full: float = 2.0
     #: Revealed regions: triangles the portrait shows at a facing cosine below
     #: this (edge-on) take their texture from the mirrored side of the face
     #: when that side is better seen (0 disables the mirrored fill).

@@ -33,9 +33,19 @@ MOUTH_VARIANTS = {f"reenactor-mouth-{m}": m for m in ("driver", "learned", "synt
 RETARGET_VARIANTS = {"reenactor-geometric": "geometric", "reenactor-ldnet": "ldnet"}
 #: "reenactor-warponly": the warp-only pipeline of release 0.1 kept as a
 #: baseline for the realism layers (issue 4): everything in the crop warped
-#: (no background plate), the driver's inner mouth, no mirrored fill.
+#: (no background plate), the driver's inner mouth, no mirrored fill, no lash
+#: band, lid blur or lash line, and the face outline feathered by blending
+#: displacements (no seam layer).
 WARP_ONLY = "reenactor-warponly"
-WARP_ONLY_RENDER = {"background": "warp", "mouth": "driver", "mirror_visibility": 0.0, "lash_fraction": 0.0, "lid_blur": 0.0, "lash_line": 0.0}
+WARP_ONLY_RENDER = {
+    "background": "warp",
+    "mouth": "driver",
+    "mirror_visibility": 0.0,
+    "lash_fraction": 0.0,
+    "lid_blur": 0.0,
+    "lash_line": 0.0,
+    "seam_gap_full": 0.0,
+}
 
 
 class Method(Protocol):

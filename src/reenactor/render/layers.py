@@ -263,19 +263,22 @@ class PortraitLayers:
         self.plate = plate
         self.alpha = a_u8.astype(np.float32) / 255.0
 
-    def composite(self, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    def composite(self, map_x: np.ndarray, map_y: np.ndarray, at: tuple[int, int] = (0, 0)) -> np.ndarray:
         """Person layer sampled at the backward map, over the still plate.
 
         Args:
             map_x, map_y: (h, w) float32 source coordinates, in pixels of this
-                region, for every output pixel of the region (same shape as
-                the region).
+                region, for the output pixels of the box of the region whose
+                top-left corner is ``at`` (x, y); by default the whole region.
 
         Returns:
             (h, w, 3) uint8 RGB.
         """
+        h, w = map_x.shape
+        x0, y0 = at
         person = cv2.remap(self.person, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-        return cv2.add(cv2.cvtColor(person, cv2.COLOR_RGBA2RGB), _behind(self.plate, cv2.extractChannel(person, 3)))
+        plate = self.plate[y0 : y0 + h, x0 : x0 + w]
+        return cv2.add(cv2.cvtColor(person, cv2.COLOR_RGBA2RGB), _behind(plate, cv2.extractChannel(person, 3)))
 
 
 def _behind(plate: np.ndarray, alpha_u8: np.ndarray) -> np.ndarray:

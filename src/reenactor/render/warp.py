@@ -14,9 +14,13 @@ integers). It is assembled from two fields:
   the face (hair and ears follow, the neck follows less, the crop border not
   at all), plus the face contour's own motion (jaw opening) spread outwards.
 
-The two are blended by a feathered face mask.
+The two are blended by a feathered face mask. Where they disagree at the
+face outline (an occluding edge: the far cheek of a turned head), the
+feather blends two *samples*, one at each field (:class:`SampleLayer`
+``seam``), since the mean of two very different displacements samples a
+smeared strip of whatever lies between them, a ghost outline beside the face.
 
-**Revealed regions** (:class:`MirrorLayer`): a triangle that the portrait
+**Revealed regions** (:class:`SampleLayer` ``mirror``): a triangle that the portrait
 shows edge-on (the side of the nose or the cheek near the outline of a
 frontal face) but that faces the camera after the head turns would be
 sampled from a few squeezed pixels. Where its mirror triangle (across the
@@ -39,12 +43,17 @@ from reenactor.numeric import smoothstep
 
 
 @dataclass(frozen=True)
-class MirrorLayer:
-    """Second sampling of revealed regions from the mirrored side of the face.
+class SampleLayer:
+    """A second sampling of part of the crop, blended over the main one.
+
+    Used for the mirrored fill of revealed regions (``WarpMaps.mirror``:
+    samples from the mirrored side of the face) and for the face outline
+    where the mesh and outer fields part (``WarpMaps.seam``: samples at the
+    outer field).
 
     Attributes:
-        map_x, map_y: (S, S) float32 backward map into the mirrored triangles.
-        weight: (S, S) float32 in [0, 1], how much of the mirrored sample to use.
+        map_x, map_y: (S, S) float32 backward map of the second sampling.
+        weight: (S, S) float32 in [0, 1], how much of the second sample to use.
         box: (x0, y0, x1, y1) crop-pixel box holding every non-zero weight.
     """
 
@@ -52,6 +61,23 @@ class MirrorLayer:
     map_y: np.ndarray
     weight: np.ndarray
     box: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class WarpMaps:
+    """Everything one frame's warp samples.
+
+    Attributes:
+        map_x, map_y: (S, S) float32 main backward map (``cv2.remap``
+            convention, crop pixels).
+        mirror: mirrored fill of revealed regions, blended first, or None.
+        seam: outer-field samples along occluding face outlines, or None.
+    """
+
+    map_x: np.ndarray
+    map_y: np.ndarray
+    mirror: SampleLayer | None
+    seam: SampleLayer | None
 
 
 def triangle_facing(points: np.ndarray, tris: np.ndarray, outward: np.ndarray) -> np.ndarray:
@@ -426,19 +452,43 @@ class MeshWarper:
 
     def backward_maps(
         self, src: np.ndarray, dst: np.ndarray, mirror: bool = True, edge: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, MirrorLayer | None]:
+    ) -> tuple[np.ndarray, np.ndarray, SampleLayer | None]:
         """Backward map plus the mirrored fill of revealed regions.
+
+        The face outline is feathered by blending displacements only (no
+        ``seam`` layer); :meth:`maps` gives the full set.
 
         Args:
             src: (478, 3) portrait landmarks in crop px.
             dst: (478, 3) target landmarks in crop px.
-            mirror: also build the :class:`MirrorLayer` (None when no region
-                needs it).
+            mirror: also build the mirror layer (None when no region needs it).
             edge: optional (g*g,) distances inside the portrait picture of the
                 coarse grid points (see :meth:`outer_field`).
 
         Returns:
             (map_x, map_y, layer): maps as in :meth:`backward_map`.
+        """
+        m = self.maps(src, dst, mirror=mirror, edge=edge, seams=False)
+        return m.map_x, m.map_y, m.mirror
+
+    def maps(
+        self, src: np.ndarray, dst: np.ndarray, mirror: bool = True, edge: np.ndarray | None = None, seams: bool = True
+    ) -> WarpMaps:
+        """The main backward map with its mirror and seam layers.
+
+        Args:
+            src: (478, 3) portrait landmarks in crop px.
+            dst: (478, 3) target landmarks in crop px.
+            mirror: also build the mirror layer.
+            edge: optional (g*g,) distances inside the portrait picture of the
+                coarse grid points (see :meth:`outer_field`).
+            seams: build the seam layer where the mesh and outer fields part
+                at the face outline (``cfg.seam_gap_*``); without it the
+                feather blends the displacements everywhere.
+
+        Returns:
+            :class:`WarpMaps`; a caller draws ``remap(map)``, then blends the
+            mirror layer, then the seam layer, each by its weight.
         """
         src_v = T.with_virtual_points(np.asarray(src, dtype=np.float64))
         dst_v = T.with_virtual_points(np.asarray(dst, dtype=np.float64))
@@ -477,13 +527,61 @@ class MeshWarper:
             alpha[~inside] = 0.0
         else:
             alpha = inside.astype(np.float32)
-        disp = alpha[..., None] * mesh + (1.0 - alpha[..., None]) * field
+        seam = None
+        blend = alpha
+        if seams and f > 0 and self.cfg.seam_gap_full > 0:
+            blend, seam = self._seam_layer(inside, alpha, mesh, field)
+        disp = blend[..., None] * mesh + (1.0 - blend[..., None]) * field
         layer = None
         if mirror:
             layer = self._mirror_layer(src_v, dst_v, ids, ys, xs, tid, outward, cos_s, cos_d, alpha, face)
-        return self.grid_x + disp[..., 0], self.grid_y + disp[..., 1], layer
+        return WarpMaps(self.grid_x + disp[..., 0], self.grid_y + disp[..., 1], layer, seam)
 
-    def _mirror_layer(self, src_v, dst_v, ids, ys, xs, tid, outward, cos_s, cos_d, alpha, face) -> MirrorLayer | None:
+    def _seam_layer(
+        self, inside: np.ndarray, alpha: np.ndarray, mesh: np.ndarray, field: np.ndarray
+    ) -> tuple[np.ndarray, SampleLayer | None]:
+        """Split the outline feather where the two fields part.
+
+        With ``g`` = smoothstep of the fields' disagreement (crop px) over
+        ``cfg.seam_gap_start..seam_gap_full``, the main map's mesh weight
+        becomes ``alpha + g * (1 - alpha)`` (the mesh up to the raster edge)
+        and the outer field is sampled separately with weight
+        ``g * (1 - alpha)``, so ``g = 1`` gives ``alpha * I(mesh) + (1 - alpha)
+        * I(field)``. A ring of 2 px outside the face keeps weight ``g`` too:
+        there the main map is the outer field itself, and an upsampled map
+        (full-resolution output) never interpolates between the two fields.
+
+        Args:
+            inside: (S, S) bool face raster.
+            alpha: (S, S) float32 feather weight of the mesh field.
+            mesh, field: (S, S, 2) float32 displacements (mesh valid inside).
+
+        Returns:
+            (blend, layer): the main map's (S, S) mesh weight and the seam
+            layer (None where the fields agree along the whole outline).
+        """
+        cfg = self.cfg
+        band = inside & (alpha < 0.999)
+        if not band.any():
+            return alpha, None
+        gap = np.zeros_like(alpha)
+        d = mesh[band] - field[band]
+        gap[band] = np.sqrt((d * d).sum(1))
+        g = smoothstep(gap, cfg.seam_gap_start, cfg.seam_gap_full).astype(np.float32)
+        if not np.any(g > 0.01):
+            return alpha, None
+        blend = alpha + g * (1.0 - alpha)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        ring = cv2.dilate(g, kernel)
+        ring[inside] = 0.0
+        w = np.where(inside, g * (1.0 - alpha), ring).astype(np.float32)
+        nz_y, nz_x = np.nonzero(w > 0.01)
+        if len(nz_x) == 0:
+            return alpha, None
+        box = (int(nz_x.min()), int(nz_y.min()), int(nz_x.max()) + 1, int(nz_y.max()) + 1)
+        return blend, SampleLayer(self.grid_x + field[..., 0], self.grid_y + field[..., 1], w, box)
+
+    def _mirror_layer(self, src_v, dst_v, ids, ys, xs, tid, outward, cos_s, cos_d, alpha, face) -> SampleLayer | None:
         """Mirrored sampling for triangles seen edge-on in the portrait only."""
         cfg = self.cfg
         cos_m = cos_s[self.mirror_index]
@@ -524,7 +622,7 @@ class MeshWarper:
         w[ids < 0] = 0.0
         w *= self.has_mirror[np.maximum(ids, 0)].astype(np.float32)
         box = (int(nz_x.min()), int(nz_y.min()), int(nz_x.max()) + 1, int(nz_y.max()) + 1)
-        return MirrorLayer(mx, my, w, box)
+        return SampleLayer(mx, my, w, box)
 
 def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
     """Sample ``image`` (HxWxC uint8) at the backward map (bilinear, reflected border)."""
