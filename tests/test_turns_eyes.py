@@ -333,10 +333,11 @@ def _seam_colours_outside_both_sides(render_config, prepared_image, yaw: float) 
 
 @pytest.mark.parametrize("yaw", [30.0, -30.0])
 def test_a_turned_cheeks_outline_shows_no_ghost_strip(astronaut, yaw):
-    # Measured: 0.0007 of ~1490 mixed pixels with the seam layer; 0.13 / 0.12
-    # when the feather blends displacements (seam_gap_full = 0; 0.06 at 15 deg).
+    # Measured: 0 of ~580 mixed pixels with the seam layer; 0.058 / 0.053 of
+    # the same pixels when the feather blends displacements (seam_gap_full = 0;
+    # 0.034 at 15 deg).
     share, n = _seam_colours_outside_both_sides({}, astronaut, yaw)
     assert n > 200
-    assert share < 0.02
+    assert share < 0.01
     old, _ = _seam_colours_outside_both_sides({"seam_gap_full": 0.0}, astronaut, yaw)
-    assert old > 0.1
+    assert old > 0.03

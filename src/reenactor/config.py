@@ -122,6 +122,10 @@ class RenderConfig:
     #: ``seam_gap_full`` on (0 disables: displacements are always blended).
     seam_gap_start: float = 0.5
     seam_gap_full: float = 2.0
+    #: Feather (pixels) of the face outline where the seam layer mixes the two
+    #: samples: an occluding silhouette is sharp (with ``face_feather`` = 3 the
+    #: far cheek of a turned 1200 px portrait faded over ~10 px).
+    seam_feather: int = 1
     #: Revealed regions: triangles the portrait shows at a facing cosine below
     #: this (edge-on) take their texture from the mirrored side of the face
     #: when that side is better seen (0 disables the mirrored fill).

@@ -520,13 +520,7 @@ class MeshWarper:
         for c in range(2):
             mesh[ys, xs, c] = aff[tid, c, 0] * xf + aff[tid, c, 1] * yf + aff[tid, c, 2]
         f = self.cfg.face_feather
-        if f > 0:
-            m = inside.astype(np.uint8)
-            m = cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * f + 1, 2 * f + 1)))
-            alpha = cv2.GaussianBlur(m.astype(np.float32), (0, 0), f / 2.0)
-            alpha[~inside] = 0.0
-        else:
-            alpha = inside.astype(np.float32)
+        alpha = _feathered(inside, f)
         seam = None
         blend = alpha
         if seams and f > 0 and self.cfg.seam_gap_full > 0:
@@ -546,8 +540,10 @@ class MeshWarper:
         ``cfg.seam_gap_start..seam_gap_full``, the main map's mesh weight
         becomes ``alpha + g * (1 - alpha)`` (the mesh up to the raster edge)
         and the outer field is sampled separately with weight
-        ``g * (1 - alpha)``, so ``g = 1`` gives ``alpha * I(mesh) + (1 - alpha)
-        * I(field)``. A ring of 2 px outside the face keeps weight ``g`` too:
+        ``g * (1 - sharp)``, ``sharp`` the face raster feathered by
+        ``cfg.seam_feather`` instead of ``face_feather``, so ``g = 1`` gives
+        ``sharp * I(mesh) + (1 - sharp) * I(field)``: a sharp silhouette. A
+        ring of 2 px outside the face keeps weight ``g`` too:
         there the main map is the outer field itself, and an upsampled map
         (full-resolution output) never interpolates between the two fields.
 
@@ -571,10 +567,11 @@ class MeshWarper:
         if not np.any(g > 0.01):
             return alpha, None
         blend = alpha + g * (1.0 - alpha)
+        sharp = _feathered(inside, cfg.seam_feather)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         ring = cv2.dilate(g, kernel)
         ring[inside] = 0.0
-        w = np.where(inside, g * (1.0 - alpha), ring).astype(np.float32)
+        w = np.where(inside, g * (1.0 - sharp), ring).astype(np.float32)
         nz_y, nz_x = np.nonzero(w > 0.01)
         if len(nz_x) == 0:
             return alpha, None
@@ -623,6 +620,16 @@ class MeshWarper:
         w *= self.has_mirror[np.maximum(ids, 0)].astype(np.float32)
         box = (int(nz_x.min()), int(nz_y.min()), int(nz_x.max()) + 1, int(nz_y.max()) + 1)
         return SampleLayer(mx, my, w, box)
+
+def _feathered(inside: np.ndarray, f: int) -> np.ndarray:
+    """(S, S) float32 weight of a bool mask: 1 deep inside, falling to 0 over ``f`` px to its edge, 0 outside."""
+    if f <= 0:
+        return inside.astype(np.float32)
+    m = cv2.erode(inside.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * f + 1, 2 * f + 1)))
+    alpha = cv2.GaussianBlur(m.astype(np.float32), (0, 0), f / 2.0)
+    alpha[~inside] = 0.0
+    return alpha
+
 
 def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
     """Sample ``image`` (HxWxC uint8) at the backward map (bilinear, reflected border)."""
