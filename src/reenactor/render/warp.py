@@ -517,8 +517,16 @@ class MeshWarper:
         tid = ids[ys, xs]
         xf, yf = xs.astype(np.float32), ys.astype(np.float32)
         mesh = np.zeros_like(field)
+        # Inside a triangle the displacement is a mix of its corners'; a pixel
+        # the raster rounds into a sliver triangle lies a little outside it,
+        # where the sliver's affine extrapolates wildly (a lone pixel sampled
+        # 20 px away, a tiny ring at a closed eye's corner at full
+        # resolution), so it is clipped to the corners' range.
+        corner = (src_v[:, :2] - dst_v[:, :2])[self.tris]  # (T, 3, 2)
+        lo, hi = corner.min(1).astype(np.float32), corner.max(1).astype(np.float32)
         for c in range(2):
-            mesh[ys, xs, c] = aff[tid, c, 0] * xf + aff[tid, c, 1] * yf + aff[tid, c, 2]
+            d = aff[tid, c, 0] * xf + aff[tid, c, 1] * yf + aff[tid, c, 2]
+            mesh[ys, xs, c] = np.clip(d, lo[tid, c], hi[tid, c])
         f = self.cfg.face_feather
         alpha = _feathered(inside, f)
         seam = None
