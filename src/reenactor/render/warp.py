@@ -533,7 +533,13 @@ class MeshWarper:
         blend = alpha
         if seams and f > 0 and self.cfg.seam_gap_full > 0:
             blend, seam = self._seam_layer(inside, alpha, mesh, field)
-        disp = blend[..., None] * mesh + (1.0 - blend[..., None]) * field
+        # blend is 0 off the face: mix the fields only in the face's box.
+        disp = field.copy()
+        bx, by, bw, bh = cv2.boundingRect(inside.astype(np.uint8))
+        if bw > 0:
+            box = (slice(by, by + bh), slice(bx, bx + bw))
+            b = blend[box][..., None]
+            disp[box] += b * (mesh[box] - field[box])
         layer = None
         if mirror:
             layer = self._mirror_layer(src_v, dst_v, ids, ys, xs, tid, outward, cos_s, cos_d, alpha, face)
@@ -565,25 +571,36 @@ class MeshWarper:
             layer (None where the fields agree along the whole outline).
         """
         cfg = self.cfg
-        band = inside & (alpha < 0.999)
+        n = self.size
+        bx, by, bw, bh = cv2.boundingRect(inside.astype(np.uint8))
+        if bw == 0:
+            return alpha, None
+        # Work in the face's box plus the ring's reach (the rest is 0).
+        x0, y0 = max(bx - 3, 0), max(by - 3, 0)
+        x1, y1 = min(bx + bw + 3, n), min(by + bh + 3, n)
+        ins, al = inside[y0:y1, x0:x1], alpha[y0:y1, x0:x1]
+        band = ins & (al < 0.999)
         if not band.any():
             return alpha, None
-        gap = np.zeros_like(alpha)
-        d = mesh[band] - field[band]
+        gap = np.zeros_like(al)
+        d = mesh[y0:y1, x0:x1][band] - field[y0:y1, x0:x1][band]
         gap[band] = np.sqrt((d * d).sum(1))
         g = smoothstep(gap, cfg.seam_gap_start, cfg.seam_gap_full).astype(np.float32)
         if not np.any(g > 0.01):
             return alpha, None
-        blend = alpha + g * (1.0 - alpha)
-        sharp = _feathered(inside, cfg.seam_feather)
+        blend = alpha.copy()
+        blend[y0:y1, x0:x1] = al + g * (1.0 - al)
+        sharp = _feathered(ins, cfg.seam_feather)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         ring = cv2.dilate(g, kernel)
-        ring[inside] = 0.0
-        w = np.where(inside, g * (1.0 - sharp), ring).astype(np.float32)
-        nz_y, nz_x = np.nonzero(w > 0.01)
+        ring[ins] = 0.0
+        w_box = np.where(ins, g * (1.0 - sharp), ring).astype(np.float32)
+        nz_y, nz_x = np.nonzero(w_box > 0.01)
         if len(nz_x) == 0:
             return alpha, None
-        box = (int(nz_x.min()), int(nz_y.min()), int(nz_x.max()) + 1, int(nz_y.max()) + 1)
+        w = np.zeros((n, n), np.float32)
+        w[y0:y1, x0:x1] = w_box
+        box = (x0 + int(nz_x.min()), y0 + int(nz_y.min()), x0 + int(nz_x.max()) + 1, y0 + int(nz_y.max()) + 1)
         return blend, SampleLayer(self.grid_x + field[..., 0], self.grid_y + field[..., 1], w, box)
 
     def _mirror_layer(self, src_v, dst_v, ids, ys, xs, tid, outward, cos_s, cos_d, alpha, face) -> SampleLayer | None:
