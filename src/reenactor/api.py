@@ -43,6 +43,10 @@ from reenactor.render.mouth import MouthPatch, MouthRenderer, extract_mouth_patc
 from reenactor.render.warp import MeshWarper, SampleLayer, remap
 
 
+#: Side (image pixels) of the tiles the full-resolution seam layer is drawn in.
+SEAM_TILE = 48
+
+
 class StageTimer:
     """Accumulates wall-clock milliseconds per named stage."""
 
@@ -316,25 +320,37 @@ class Reenactor:
         return out
 
     @staticmethod
-    def _to_image_map(portrait: PreparedPortrait, map_x: np.ndarray, map_y: np.ndarray, ux: np.ndarray, uy: np.ndarray):
+    def _to_image_map(
+        portrait: PreparedPortrait, map_x: np.ndarray, map_y: np.ndarray, ux: np.ndarray, uy: np.ndarray, disp: np.ndarray | None = None
+    ):
         """Resample a crop-space backward map on image pixels (ux, uy: their crop coordinates).
 
         The displacement (map - identity) is resampled, not the map itself, so
         image pixels just outside the crop's last pixel centre (the crop
         footprint is rounded outwards) keep the identity instead of a clamped
         coordinate: no one-pixel seam where the crop meets the portrait.
+        ``disp``: that (S, S, 2) displacement when already computed (see
+        :meth:`_displacement`).
         """
-        n = map_x.shape[1]
-        ramp = np.arange(n, dtype=np.float32)
-        disp = cv2.merge([map_x - ramp[None, :], map_y - ramp[: map_y.shape[0], None]])
+        if disp is None:
+            disp = Reenactor._displacement(map_x, map_y)
         d = cv2.remap(disp, ux, uy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         s, (ox, oy) = portrait.crop.scale, portrait.crop.offset
         return (ux + d[..., 0] - ox) / s, (uy + d[..., 1] - oy) / s
 
+    @staticmethod
+    def _displacement(map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+        """(S, S, 2) float32 crop-space displacement (map - identity) of a backward map."""
+        ramp = np.arange(map_x.shape[1], dtype=np.float32)
+        return cv2.merge([map_x - ramp[None, :], map_y - ramp[: map_y.shape[0], None]])
+
     def _layer_samples(
-        self, portrait: PreparedPortrait, layer: SampleLayer, crop_output: bool
-    ) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray, np.ndarray, tuple[slice, slice] | None] | None:
+        self, portrait: PreparedPortrait, layer: SampleLayer, crop_output: bool, maps: bool = True
+    ) -> tuple[tuple[int, int, int, int], np.ndarray | None, np.ndarray | None, np.ndarray, tuple[slice, slice] | None] | None:
         """A sample layer's box, maps and weight in ``out``'s pixels.
+
+        Args:
+            maps: also resample the maps (full output; else map_x, map_y are None).
 
         Returns:
             ((x0, y0, x1, y1), map_x, map_y, weight, rows_cols) with the maps
@@ -357,7 +373,7 @@ class Reenactor:
             return None
         rows, cols = slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0)
         sub_x, sub_y = ux[rows, cols], uy[rows, cols]
-        mx, my = self._to_image_map(portrait, layer.map_x, layer.map_y, sub_x, sub_y)
+        mx, my = self._to_image_map(portrait, layer.map_x, layer.map_y, sub_x, sub_y) if maps else (None, None)
         w = cv2.remap(layer.weight, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return (x0, y0, x1, y1), mx, my, w, (rows, cols)
 
@@ -408,16 +424,38 @@ class Reenactor:
         They are drawn like the main map: the person over the still plate
         when there are layers, else the plain warp.
         """
-        found = self._layer_samples(portrait, layer, crop_output)
+        if crop_output:
+            found = self._layer_samples(portrait, layer, crop_output)
+            if found is not None:
+                box, mx, my, w, _ = found
+                self._blend(out, box, self._draw(space, mx, my, box, (0, 0)), w)
+            return
+        # Full resolution: the layer is a thin ring around the face, so its box
+        # is drawn in tiles, skipping those the ring misses.
+        found = self._layer_samples(portrait, layer, crop_output, maps=False)
         if found is None:
             return
-        box, mx, my, w, _ = found
+        (x0, y0, x1, y1), _, _, w_box, _ = found
+        (rx0, ry0, _, _), ux, uy = portrait._spaces["roi"]
+        step = SEAM_TILE
+        disp = self._displacement(layer.map_x, layer.map_y)
+        for ty in range(y0, y1, step):
+            for tx in range(x0, x1, step):
+                w = w_box[ty - y0 : ty - y0 + step, tx - x0 : tx - x0 + step]
+                if not np.any(w > 0.004):
+                    continue
+                box = (tx, ty, tx + w.shape[1], ty + w.shape[0])
+                rows, cols = slice(ty - ry0, box[3] - ry0), slice(tx - rx0, box[2] - rx0)
+                mx, my = self._to_image_map(portrait, layer.map_x, layer.map_y, ux[rows, cols], uy[rows, cols], disp)
+                self._blend(out, box, self._draw(space, mx, my, box, space.person_at), w)
+
+    @staticmethod
+    def _draw(space: "_Space", mx: np.ndarray, my: np.ndarray, box: tuple[int, int, int, int], person_at: tuple[int, int]) -> np.ndarray:
+        """float32 colours of ``space`` at source maps over ``box`` of the output: the person over the plate, or the plain warp."""
         if space.person is not None:
-            px, py = (0, 0) if crop_output else space.person_at
-            sample = space.person.composite(mx - px, my - py, at=(box[0] - px, box[1] - py))
-        else:
-            sample = remap(space.base, mx, my)
-        self._blend(out, box, sample.astype(np.float32), w)
+            px, py = person_at
+            return space.person.composite(mx - px, my - py, at=(box[0] - px, box[1] - py)).astype(np.float32)
+        return remap(space.base, mx, my).astype(np.float32)
 
     # ----------------------------------------------------------------- driver
     def track(
