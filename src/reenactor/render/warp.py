@@ -529,15 +529,16 @@ class MeshWarper:
             mesh[ys, xs, c] = np.clip(d, lo[tid, c], hi[tid, c])
         f = self.cfg.face_feather
         alpha = _feathered(inside, f)
+        # The face raster's box (x0, y0, x1, y1); blend is 0 outside it.
+        face_box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) if len(xs) else None
         seam = None
         blend = alpha
-        if seams and f > 0 and self.cfg.seam_gap_full > 0:
-            blend, seam = self._seam_layer(inside, alpha, mesh, field)
-        # blend is 0 off the face: mix the fields only in the face's box.
+        if seams and f > 0 and self.cfg.seam_gap_full > 0 and face_box is not None:
+            blend, seam = self._seam_layer(inside, alpha, mesh, field, face_box)
+        # Mix the fields only in the face's box.
         disp = field.copy()
-        bx, by, bw, bh = cv2.boundingRect(inside.astype(np.uint8))
-        if bw > 0:
-            box = (slice(by, by + bh), slice(bx, bx + bw))
+        if face_box is not None:
+            box = (slice(face_box[1], face_box[3]), slice(face_box[0], face_box[2]))
             b = blend[box][..., None]
             disp[box] += b * (mesh[box] - field[box])
         layer = None
@@ -546,7 +547,7 @@ class MeshWarper:
         return WarpMaps(self.grid_x + disp[..., 0], self.grid_y + disp[..., 1], layer, seam)
 
     def _seam_layer(
-        self, inside: np.ndarray, alpha: np.ndarray, mesh: np.ndarray, field: np.ndarray
+        self, inside: np.ndarray, alpha: np.ndarray, mesh: np.ndarray, field: np.ndarray, face_box: tuple[int, int, int, int]
     ) -> tuple[np.ndarray, SampleLayer | None]:
         """Split the outline feather where the two fields part.
 
@@ -563,6 +564,7 @@ class MeshWarper:
 
         Args:
             inside: (S, S) bool face raster.
+            face_box: (x0, y0, x1, y1) box of ``inside``'s pixels.
             alpha: (S, S) float32 feather weight of the mesh field.
             mesh, field: (S, S, 2) float32 displacements (mesh valid inside).
 
@@ -572,12 +574,9 @@ class MeshWarper:
         """
         cfg = self.cfg
         n = self.size
-        bx, by, bw, bh = cv2.boundingRect(inside.astype(np.uint8))
-        if bw == 0:
-            return alpha, None
         # Work in the face's box plus the ring's reach (the rest is 0).
-        x0, y0 = max(bx - 3, 0), max(by - 3, 0)
-        x1, y1 = min(bx + bw + 3, n), min(by + bh + 3, n)
+        x0, y0 = max(face_box[0] - 3, 0), max(face_box[1] - 3, 0)
+        x1, y1 = min(face_box[2] + 3, n), min(face_box[3] + 3, n)
         ins, al = inside[y0:y1, x0:x1], alpha[y0:y1, x0:x1]
         band = ins & (al < 0.999)
         if not band.any():
