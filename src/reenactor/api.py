@@ -33,6 +33,7 @@ from reenactor.face.landmarks import LandmarkDetector, face_size
 from reenactor.face.smooth import OneEuroFilter, smooth_track
 from reenactor.face.topology import inter_ocular
 from reenactor.motion.ldnet import make_retargeter
+from reenactor.motion.reference import ReferenceChoice, match_reference
 from reenactor.motion.retarget import PortraitRig, Retargeter, choose_reference
 from reenactor.motion.templates import ExpressionBasis, MotionParams
 from reenactor.render.crop import CropTransform
@@ -137,6 +138,11 @@ class DriverTrack:
         mouths: per-frame driver mouth patches (None where lost).
         fps: frame rate.
         reference: index of the reference frame.
+        reference_distance: how far the reference frame's pose and
+            expression are from the portrait's
+            (:func:`reenactor.motion.reference.match_distance`; NaN when it
+            was not chosen by matching).
+        reference_rule: "match", "neutral" or "given".
     """
 
     landmarks: np.ndarray
@@ -144,6 +150,8 @@ class DriverTrack:
     mouths: list
     fps: float
     reference: int
+    reference_distance: float = float("nan")
+    reference_rule: str = "given"
 
     @property
     def lost(self) -> int:
@@ -195,6 +203,8 @@ class Reenactor:
         self.config = config or ReenactorConfig()
         if self.config.render.background not in ("still", "warp"):
             raise InputError(f"unknown background mode {self.config.render.background!r} (use still or warp)")
+        if self.config.retarget.reference not in ("match", "neutral"):
+            raise InputError(f"unknown reference rule {self.config.retarget.reference!r} (use match or neutral)")
         self.warper = MeshWarper(self.config.render)
         self._still: LandmarkDetector | None = None
 
@@ -465,15 +475,19 @@ class Reenactor:
         reference_frame: int | None = None,
         progress: Callable[[int], None] | None = None,
         timer: StageTimer | None = None,
+        *,
+        portrait: PreparedPortrait | None = None,
     ) -> DriverTrack:
         """Detect, fill and smooth the driver's landmarks over a whole video.
 
         Args:
             frames: iterable of HxWx3 uint8 RGB driver frames.
             fps: frame rate of the driver.
-            reference_frame: force the motion reference (None: most neutral
-                frontal frame).
+            reference_frame: force the motion reference (None: automatic,
+                see :meth:`choose_reference`).
             progress: called with 1 after each frame.
+            portrait: the portrait the track will drive; the automatic
+                reference is the driver frame that matches it best.
 
         Raises:
             NoFaceError: no frame has a face.
@@ -481,6 +495,7 @@ class Reenactor:
         """
         raw: list[np.ndarray | None] = []
         mouths: list[MouthPatch | None] = []
+        frame_size = (0, 0)
         with LandmarkDetector(static_image_mode=False, config=self.config.detection) as det:
             it = iter(frames)
             while True:
@@ -490,6 +505,7 @@ class Reenactor:
                     break
                 t1 = time.perf_counter()
                 lm = det.detect(frame)
+                frame_size = (frame.shape[1], frame.shape[0])
                 raw.append(lm)
                 mouths.append(extract_mouth_patch(frame, lm) if lm is not None else None)
                 t2 = time.perf_counter()
@@ -503,15 +519,41 @@ class Reenactor:
         filled, found = fill_lost(raw, self.config.smoothing.lost_blend_frames)
         iod = float(np.median([inter_ocular(filled[i]) for i in np.flatnonzero(found)]))
         smoothed = smooth_track(filled, fps, max(iod, 1.0), self.config.smoothing, self.config.smoothing.two_pass)
-        if reference_frame is None:
-            ref = choose_reference(smoothed, found)
-        else:
-            if not 0 <= reference_frame < len(raw):
-                raise InputError(f"--reference-frame {reference_frame} is outside the driver's {len(raw)} frames")
+        ref = self.choose_reference(smoothed, found, frame_size, portrait, reference_frame)
+        return DriverTrack(smoothed, found, mouths, fps, ref.index, ref.distance, ref.rule)
+
+    def choose_reference(
+        self,
+        landmarks: np.ndarray,
+        found: np.ndarray,
+        frame_size: tuple[int, int],
+        portrait: PreparedPortrait | None,
+        reference_frame: int | None = None,
+    ) -> ReferenceChoice:
+        """The driver's motion reference frame.
+
+        ``reference_frame`` when given; else, with a portrait and
+        ``RetargetConfig.reference == "match"``, the driver frame whose head
+        pose and expression are closest to the portrait's own
+        (:func:`reenactor.motion.reference.match_reference`); else the most
+        neutral frontal frame.
+
+        Args:
+            landmarks: (F, 478, 3) driver landmarks; found: (F,) bool.
+            frame_size: driver (width, height) in pixels.
+
+        Raises:
+            InputError: reference_frame out of range or without a face.
+        """
+        if reference_frame is not None:
+            if not 0 <= reference_frame < len(landmarks):
+                raise InputError(f"--reference-frame {reference_frame} is outside the driver's {len(landmarks)} frames")
             if not found[reference_frame]:
                 raise InputError(f"--reference-frame {reference_frame}: no face in that driver frame")
-            ref = reference_frame
-        return DriverTrack(smoothed, found, mouths, fps, ref)
+            return ReferenceChoice(int(reference_frame), float("nan"), "given")
+        if portrait is not None and self.config.retarget.reference == "match":
+            return match_reference(landmarks, found, frame_size, portrait.landmarks, portrait.size)
+        return ReferenceChoice(choose_reference(landmarks, found), float("nan"), "neutral")
 
     def retargeter(self, portrait: PreparedPortrait, track: DriverTrack, motion: str | None = None) -> Retargeter:
         """Retargeter from the track's reference frame onto the portrait."""
@@ -562,7 +604,7 @@ class Reenactor:
             rounded down to even width and height (or the crop).
         """
         prepared = self.prepare(portrait, face_index)
-        track = self.track(driver_frames, fps, reference_frame)
+        track = self.track(driver_frames, fps, reference_frame, portrait=prepared)
         h, w = even_size(prepared.size[1], prepared.size[0])
         return [f if crop else f[:h, :w] for f in self.iter_render(prepared, track, crop, motion)]
 
@@ -686,7 +728,7 @@ def animate_file(
     timer = StageTimer()
     t_start = time.perf_counter()
     with progress_bar(total, "tracking driver", progress) as bar:
-        track = reenactor.track(iter_frames(driving, max_frames, what="driver"), info.fps, reference_frame, bar.update, timer)
+        track = reenactor.track(iter_frames(driving, max_frames, what="driver"), info.fps, reference_frame, bar.update, timer, portrait=portrait)
     size = (reenactor.config.render.work_size,) * 2 if crop_output else portrait.size
     h, w = even_size(size[1], size[0])
     with progress_bar(len(track.landmarks), "rendering", progress) as bar:
@@ -697,6 +739,8 @@ def animate_file(
         "frames": n,
         "faces_lost": track.lost,
         "reference_frame": track.reference,
+        "reference_rule": track.reference_rule,
+        "reference_distance": None if np.isnan(track.reference_distance) else round(track.reference_distance, 3),
         "fps_driver": round(info.fps, 3),
         "fps_end_to_end": round(n / elapsed, 2),
         "seconds": round(elapsed, 2),

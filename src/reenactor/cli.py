@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="relative (default: the driver's changes on the portrait's own face), absolute (same person), "
         f"or a built-in motion without --driving: {', '.join(TEMPLATE_NAMES)}",
     )
-    a.add_argument("--reference-frame", type=_nonneg_int, default=None, help="driver frame taken as neutral (default: found automatically)")
+    a.add_argument("--reference-frame", type=_nonneg_int, default=None, help="driver frame whose state maps to the portrait as it is (default: the frame whose head pose and expression match the portrait's best)")
     a.add_argument("--fps", type=float, default=25.0, help="frame rate of built-in motions (default 25)")
     _add_render_options(a)
 

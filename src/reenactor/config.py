@@ -51,8 +51,14 @@ class RetargetConfig:
     #: portrait's own landmarks (cross-identity). "absolute": the driver's
     #: landmarks are used as they are after a global alignment (same person).
     mode: str = "relative"
-    #: Driver reference frame; None picks the most neutral frontal frame.
+    #: Driver reference frame; None chooses it by ``reference``.
     reference_frame: int | None = None
+    #: How the reference frame is chosen when none is given: "match" takes the
+    #: driver frame whose head pose and expression are closest to the
+    #: portrait's own (like maps to like; a portrait that is a frame of the
+    #: driver gets that frame), "neutral" the driver's most neutral frontal
+    #: frame whatever the portrait looks like.
+    reference: str = "match"
     #: Bounds of the per-region proportion ratios (portrait / driver).
     min_ratio: float = 0.6
     max_ratio: float = 1.7
