@@ -41,8 +41,9 @@ UNITS = {
     "roll": 8.0,
     "mouth_open": 0.04,
     "mouth_width": 0.06,
-    "eye_open": 0.04,
+    "eye_open": 0.08,
     "brow": 0.05,
+    "gaze": 0.06,
     "position": 0.03,
     "size": 0.08,
     "shape": 0.03,
@@ -52,6 +53,22 @@ UNITS = {
 SAME_FACE_WEIGHT = {"position": 4.0, "size": 2.0, "shape": 6.0}
 EXPRESSION_KEYS = ("mouth_open", "mouth_width", "eye_open", "brow")
 POSE_KEYS = ("yaw", "pitch", "roll")
+#: Driver frames whose eyes are open less than this fraction of the clip's
+#: median opening (blinks, squeezes) are never the reference.
+MIN_EYE_OPEN = 0.7
+
+
+def gaze(head: np.ndarray) -> np.ndarray:
+    """(2,) mean iris-centre offset from the eye corners' midpoint, in eye widths (x right, y down).
+
+    Args:
+        head: (478, 2+) landmarks in head axes.
+    """
+    out = []
+    for iris, (a, b) in ((T.RIGHT_IRIS_CENTER, T.RIGHT_EYE_CORNERS), (T.LEFT_IRIS_CENTER, T.LEFT_EYE_CORNERS)):
+        width = float(np.linalg.norm(head[a, :2] - head[b, :2])) + 1e-9
+        out.append((head[iris, :2] - 0.5 * (head[a, :2] + head[b, :2])) / width)
+    return np.mean(out, axis=0)
 
 
 @dataclass(frozen=True)
@@ -66,10 +83,12 @@ class FaceState:
             picture's diagonal.
         size: natural log of IOD / picture diagonal.
         shape: (478, 2) landmarks in head axes about the head centre, in IOD.
+        gaze: (2,) see :func:`gaze`.
     """
 
     pose: tuple[float, float, float]
     expression: dict[str, float]
+    gaze: np.ndarray
     position: np.ndarray
     size: float
     shape: np.ndarray
@@ -86,6 +105,7 @@ class FaceState:
         return FaceState(
             pose=head_pose(lm),
             expression={k: e[k] for k in EXPRESSION_KEYS},
+            gaze=gaze(head),
             position=centre[:2] / diag,
             size=float(np.log(iod / diag)),
             shape=head[:, :2] / iod,
@@ -104,6 +124,7 @@ def match_distance(a: FaceState, b: FaceState) -> float:
     """
     total = sum(((x - y) / UNITS[k]) ** 2 for k, x, y in zip(POSE_KEYS, a.pose, b.pose))
     total += sum(((a.expression[k] - b.expression[k]) / UNITS[k]) ** 2 for k in EXPRESSION_KEYS)
+    total += float(np.sum(((a.gaze - b.gaze) / UNITS["gaze"]) ** 2))
     total += _bounded(float(np.linalg.norm(a.position - b.position)) / UNITS["position"], SAME_FACE_WEIGHT["position"])
     total += _bounded(abs(a.size - b.size) / UNITS["size"], SAME_FACE_WEIGHT["size"])
     rms = float(np.sqrt(np.mean(np.sum((a.shape - b.shape) ** 2, axis=1))))
@@ -137,6 +158,10 @@ def match_reference(
 ) -> ReferenceChoice:
     """The valid driver frame closest to the portrait's own pose and expression.
 
+    Frames with the eyes less open than :data:`MIN_EYE_OPEN` of the driver's
+    median are skipped (a portrait is rarely caught mid-blink, and a closing
+    lid cannot be opened past the portrait's).
+
     Args:
         track: (F, 478, 3) driver landmarks in driver pixels.
         valid: (F,) bool, frames where a face was detected.
@@ -151,6 +176,9 @@ def match_reference(
     if len(idx) == 0:
         raise ValueError("no valid frame to choose a reference from")
     target = FaceState.measure(portrait, portrait_size)
-    dist = np.array([match_distance(target, FaceState.measure(track[i], frame_size)) for i in idx])
+    states = [FaceState.measure(track[i], frame_size) for i in idx]
+    eyes = np.array([s.expression["eye_open"] for s in states])
+    dist = np.array([match_distance(target, s) for s in states])
+    dist[eyes < MIN_EYE_OPEN * np.median(eyes)] = np.inf
     best = int(np.argmin(dist))
     return ReferenceChoice(int(idx[best]), float(dist[best]), "match")
