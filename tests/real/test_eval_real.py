@@ -111,18 +111,72 @@ def test_known_head_rotation_rendered_by_the_pipeline_is_measured_back(face, sha
                 assert abs(got[other]) < 7.0, (axis, angle, got)
 
 
-def test_fixed_sets_exist_and_cover_the_brief(shared_data):
+def test_committed_sets_are_what_the_rule_writes(shared_data):
+    """sets.tsv is reproducible: the seeded rule on MANIFEST.tsv + the committed labels gives the same file."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from reenactor.eval.labels import read_clip_labels, read_portrait_labels
+    from reenactor.eval.setrule import build_sets, load_tuned, render_sets
+    from reenactor.eval.sets import SETS_FILE, read_manifest
+
+    text = render_sets(build_sets(read_manifest(shared_data), read_portrait_labels(), read_clip_labels(), load_tuned()))
+    assert text == SETS_FILE.read_text(encoding="utf-8")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_eval_sets.py"
+    r = subprocess.run([sys.executable, str(script), "--check", "--data", str(shared_data)], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_sets_cover_the_brief(shared_data):
+    from reenactor.eval.labels import read_clip_labels, read_portrait_labels
+    from reenactor.eval.setrule import COVER_KINDS, load_tuned, source_of
     from reenactor.eval.sets import load_sets, validate
 
     items = load_sets()
-    manifest = validate(items, shared_data)
+    manifest = validate(items, shared_data)  # files exist, are listed, cross pairs are different people
+    portraits, clips = read_portrait_labels(), read_clip_labels()
+    cross = [it for it in items if it.protocol == "cross"]
+    selfs = [it for it in items if it.protocol == "self"]
+    assert len(cross) >= 40 and len(selfs) >= 20
+    sources = {source_of(r["origin"]) for f, r in manifest.items() if f.startswith("videos/")}
+    assert len(sources) >= 10
+    assert {source_of(manifest[it.driver]["origin"]) for it in cross} == sources  # every driver source
+    assert len({source_of(manifest[it.driver]["origin"]) for it in selfs}) >= 12
+    kinds = {k for it in cross for k in portraits[it.portrait].kinds}
+    assert set(COVER_KINDS) <= kinds
+    assert not {"negative", "multi_face"} & kinds
+    for half in ("dev", "check"):  # both halves cover the media and most kinds
+        hk = {k for it in cross if it.half == half for k in portraits[it.portrait].kinds}
+        assert {"photo", "painting", "digital", "small_face", "beard", "teeth", "glasses"} <= hk, half
+        assert {clips[it.driver].kind for it in selfs if it.half == half} == {"crop", "translation", "uncropped"}, half
+    assert {clips[it.driver].kind for it in selfs} == {"crop", "translation", "uncropped"}
+    tuned = {it.name: it for it in load_tuned()}
+    by_name = {it.name: it for it in items}
+    assert all(by_name[n].half == "dev" and by_name[n].driver == it.driver for n, it in tuned.items())
     drivers = [manifest[it.driver] for it in items]
     assert {d["audio"] for d in drivers} == {"yes", "no"}
-    assert len({d["size"] for d in drivers}) >= 5  # mixed resolutions
-    assert any(d["size"] == "1920x1080" for d in drivers)
-    names = {it.portrait for it in items if it.portrait}
-    assert {"portraits/EAMM__mona.png", "portraits/EAMM__paint1.jpg"} <= names  # paintings
-    assert any("video-retalking" in it.driver for it in items)  # uncropped upper body
+    assert len({d["size"] for d in drivers}) >= 5 and any(d["size"] == "1920x1080" for d in drivers)
+
+
+def test_labels_reproduce_on_a_sample(shared_data):
+    """The measured label columns come back when a few portraits and clips are measured again."""
+    from reenactor.api import Reenactor
+    from reenactor.eval.labels import measure_clip, measure_portrait, read_clip_labels, read_portrait_labels
+
+    face, r = DlibFace(), Reenactor()
+    labels = read_portrait_labels()
+    for f in ("portraits/LivePortrait__s2.jpg", "portraits/deepface__img57.jpg", "portraits/deepface__couple.jpg", "portraits/EAMM__mona.png"):
+        got = measure_portrait(read_image(shared_data / f), face, r, f, labels[f])
+        want = labels[f]
+        assert got.kinds == want.kinds, f
+        assert got.face_frac == pytest.approx(want.face_frac, abs=0.002) and got.chroma == pytest.approx(want.chroma, abs=0.1), f
+        assert (got.dlib_faces, got.pipeline_faces) == (want.dlib_faces, want.pipeline_faces), f
+    assert "greyscale" in labels["portraits/LivePortrait__s2.jpg"].kinds and "small_face" in labels["portraits/deepface__img57.jpg"].kinds
+    clips = read_clip_labels()
+    for f in ("videos/EAMM__M030_sad_3_001.mp4", "videos/styletalk__furious_talk2_clip7.mp4"):
+        got = measure_clip(read_video(shared_data / f, 90).frames, face, r, f)
+        assert got.kind == clips[f].kind and got.shift_iod == pytest.approx(clips[f].shift_iod, abs=0.002), f
 
 
 def test_static_and_driver_baselines_on_a_real_pair(face, shared_data):
@@ -139,6 +193,14 @@ def test_static_and_driver_baselines_on_a_real_pair(face, shared_data):
     assert d["id_verify"] == 0.0 and d["id_leak"] == 1.0
     assert d["expr_corr"] == pytest.approx(1.0) and d["rot_err"] == pytest.approx(0.0, abs=1e-4)  # degrees; solvePnP round-off on fractional points
     assert res.strip is not None and res.strip.dtype == np.uint8
+    # amplitude: the driver reproduces its own channels (ratio 1), the static portrait has none (ratio 0)
+    from reenactor.eval.amplitude import CHANNELS
+
+    amps = [c for c in CHANNELS if np.isfinite(d[f"amp_{c}"])]
+    assert "mouth_open" in amps
+    assert all(d[f"amp_{c}"] == pytest.approx(1.0) and d[f"below_corr_{c}"] == pytest.approx(1.0) for c in amps)
+    assert all(s[f"amp_{c}"] == 0.0 for c in amps)
+    assert all(res.info["amp_noise"][c] < d[f"ref_range_{c}"] for c in amps)
     # region view: rows driver + static (the driver method is the first row already)
     from reenactor.eval import regions as R
 
@@ -155,7 +217,7 @@ def test_eval_cli_end_to_end_small(shared_data, tmp_path):
     rc = main(
         [
             "--out", str(out), "--data", str(shared_data), "--max-frames", "12", "--id-stride", "3",
-            "--items", "grid_bbaf2n,mona_lisa__lp_d0", "--no-progress",
+            "--items", "grid_bbaf2n,mona_lisa__lp_d0", "--no-progress", "--half", "dev",
             "--markdown", str(tmp_path / "docs" / "benchmarks.md"),
         ]
     )
@@ -168,6 +230,11 @@ def test_eval_cli_end_to_end_small(shared_data, tmp_path):
     assert cross["static"]["id_verify"] == 1.0
     assert cross["reenactor"]["face_found"] > 0.9
     assert doc["summary"]["cross"]["speed"]["reenactor"]["fps"] > 0
+    assert set(doc["halves"]) == {"dev"} and doc["meta"]["half"] == "dev"
+    wr = doc["winrates"]["dev"]["cross"]["reenactor"]["mouth_open_corr"]
+    assert wr["n"] == 1 and wr["win"] + wr["tie"] + wr["loss"] == 1
+    assert doc["amplitude"]["dev"]["self"]["reenactor"]["mouth_open"]["n"] == 1
+    assert all(i["half"] == "dev" and "reenactor" in i["wins"] for i in doc["items"])
     html = (out / "report.html").read_text()
     # two face strips + two region views (JPEG), two curve plots (PNG)
     assert html.count("data:image/jpeg;base64,") == 4 and html.count("data:image/png;base64,") == 2
@@ -175,6 +242,7 @@ def test_eval_cli_end_to_end_small(shared_data, tmp_path):
     md = (tmp_path / "docs" / "benchmarks.md").read_text()
     assert "| reenactor |" in md
     assert "## Regions" in md
+    assert "## Dev and check halves" in md and "win rates against naive2d" in md
     for name in ("grid_bbaf2n", "mona_lisa__lp_d0"):
         assert (out / "regions" / f"{name}.jpg").stat().st_size > 10_000
         assert (tmp_path / "docs" / "benchmarks" / "regions" / f"{name}.jpg").is_file()

@@ -11,11 +11,16 @@ Modules:
 * :mod:`~reenactor.eval.dlibface`: dlib detector, 68 landmarks, ResNet descriptor;
 * :mod:`~reenactor.eval.imageops`: letterboxing and face crops;
 * :mod:`~reenactor.eval.media`: frame reading (PyAV, Pillow);
-* :mod:`~reenactor.eval.sets` / ``sets.tsv``: the fixed evaluation sets and the data dir;
+* :mod:`~reenactor.eval.sets` / ``sets.tsv``: the fixed evaluation sets (dev and check halves) and the data dir;
+* :mod:`~reenactor.eval.setrule`, :mod:`~reenactor.eval.labels`: the seeded rule that writes ``sets.tsv``
+  (``scripts/make_eval_sets.py``) from the manifest and the committed portrait/clip labels;
 * :mod:`~reenactor.eval.naive2d`, :mod:`~reenactor.eval.methods`: baselines and the pipeline adapter;
 * :mod:`~reenactor.eval.protocols`: per-clip self/cross metrics;
 * :mod:`~reenactor.eval.runner`: generation, timing, memory, strips;
 * :mod:`~reenactor.eval.regions`: the region view (mouth/eyes/background crops at the driver's extreme frames);
-* :mod:`~reenactor.eval.report`: results.json, report.html, docs markdown;
+* :mod:`~reenactor.eval.amplitude`: expression amplitude ratios (output / driver) per channel;
+* :mod:`~reenactor.eval.winrate`: per-item wins against naive2d and win rates per half;
+* :mod:`~reenactor.eval.tables`, :mod:`~reenactor.eval.figures`: summaries, tables and images of the report;
+* :mod:`~reenactor.eval.report`, :mod:`~reenactor.eval.report_md`: results.json, report.html, docs markdown;
 * :mod:`~reenactor.eval.cli`: ``add_eval_parser`` / ``run_eval``.
 """

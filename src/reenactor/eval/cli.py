@@ -51,6 +51,10 @@ def _csv(text: str) -> list[str]:
 def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``eval`` options to ``p`` and return it."""
     p.add_argument("--protocol", choices=("self", "cross", "all"), default="all", help="which protocol(s) to run (default: all)")
+    p.add_argument(
+        "--half", choices=("dev", "check", "all"), default="all",
+        help="which half of the sets: dev (may be tuned on), check (only to confirm) or all (default)",
+    )
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder for results.json and report.html")
     p.add_argument("--data", type=Path, metavar="DIR", default=None, help="data folder with MANIFEST.tsv (default: $REENACTOR_DATA or <repo>/../shared/data)")
     p.add_argument("--max-frames", type=_positive_int, default=90, metavar="N", help="frames read from the start of each clip (default: 90)")
@@ -118,9 +122,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
     t_start = time.perf_counter()
     data_dir = resolve_data_dir(args.data)
-    items = select(load_sets(), args.protocol, args.items)
+    items = select(load_sets(), args.protocol, args.items, args.half)
     if not items:
-        raise InputError(f"no items selected for protocol {args.protocol}")
+        raise InputError(f"no items selected for protocol {args.protocol}, half {args.half}")
     validate(items, data_dir)
     if len(set(args.methods)) != len(args.methods) or not args.methods:
         raise InputError(f"--methods must list distinct methods, got {args.methods}")
@@ -149,6 +153,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     meta = {
         "protocol": args.protocol,
+        "half": args.half,
         "max_frames": args.max_frames,
         "id_stride": args.id_stride,
         "methods": names,
@@ -175,6 +180,11 @@ def run_eval(args: argparse.Namespace) -> int:
     for protocol, s in doc["summary"].items():
         header, rows = report.table_rows(protocol, s["methods"], names)
         print(f"{protocol} ({s['items']} items)")
+        print("  " + " | ".join(header))
+        for r in rows:
+            print("  " + " | ".join(r))
+    for title, _, header, rows in report.comparison_sections(doc, names):
+        print(title)
         print("  " + " | ".join(header))
         for r in rows:
             print("  " + " | ".join(r))

@@ -153,6 +153,18 @@ class DlibFace:
         sy = h / small.shape[0]
         return (best.left() * sx, best.top() * sy, (best.right() + 1) * sx, (best.bottom() + 1) * sy)
 
+    def count_faces(self, image: np.ndarray) -> int:
+        """Number of faces dlib's detector finds with one 2x upsampling, the frame shrunk as in :meth:`detect`.
+
+        Args:
+            image: ``HxWx3`` ``uint8`` RGB.
+        """
+        image = check_rgb(image)
+        h, w = image.shape[:2]
+        s = min(1.0, DETECT_MAX_SIDE / max(h, w))
+        small = image if s == 1.0 else cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        return len(self._detector.run(small, 1, 0.0)[0])
+
     def _mirrored_points(self, image: np.ndarray, rect) -> np.ndarray:
         """The predictor's 68 points measured on the mirror image, mapped back.
 

@@ -10,9 +10,13 @@ frame per driver frame. Inputs and outputs are ``HxWx3`` ``uint8`` RGB.
   there;
 * ``naive2d``: :mod:`reenactor.eval.naive2d`;
 * ``reenactor``: :meth:`reenactor.api.Reenactor.animate_frames` with the
-  default :class:`reenactor.config.ReenactorConfig`; ``reference_frame=0``
-  in the self protocol (frame 0 is the portrait), automatic otherwise;
-  ``motion="relative"`` in both;
+  default :class:`reenactor.config.ReenactorConfig` and default arguments,
+  exactly as a user runs it: automatic motion reference
+  (``reference_frame=None``) in both protocols, ``motion="relative"``;
+* ``reenactor-ref0``: the same pipeline with ``reference_frame=0`` (the
+  ``--reference-frame 0`` run; in the self protocol frame 0 is the portrait,
+  so this is the reference an oracle would pick), to measure how far the
+  automatic reference is from it in one run;
 * ``reenactor-mouth-MODE`` (``driver``, ``learned``, ``synthetic``, ``off``):
   the same pipeline with ``RenderConfig.mouth`` forced to ``MODE``, to compare
   inner-mouth modes in one run.
@@ -31,6 +35,8 @@ METHOD_NAMES = ("static", "driver", "naive2d", "reenactor")
 MOUTH_VARIANTS = {f"reenactor-mouth-{m}": m for m in ("driver", "learned", "synthetic", "off")}
 #: Extra method names: the pipeline with one retargeting method forced (RetargetConfig.method).
 RETARGET_VARIANTS = {"reenactor-geometric": "geometric", "reenactor-ldnet": "ldnet"}
+#: "reenactor-ref0": the pipeline with the driver's frame 0 as the motion reference.
+REF0 = "reenactor-ref0"
 #: "reenactor-warponly": the warp-only pipeline of release 0.1 kept as a
 #: baseline for the realism layers (issue 4): everything in the crop warped
 #: (no background plate), the driver's inner mouth, no mirrored fill, no lash
@@ -100,7 +106,14 @@ class ReenactorMethod:
 
     name = "reenactor"
 
-    def __init__(self, mouth: str | None = None, retarget: str | None = None, render: dict | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        mouth: str | None = None,
+        retarget: str | None = None,
+        render: dict | None = None,
+        name: str | None = None,
+        reference_frame: int | None = None,
+    ) -> None:
         from dataclasses import replace  # noqa: PLC0415
 
         from reenactor.api import Reenactor  # noqa: PLC0415
@@ -119,15 +132,16 @@ class ReenactorMethod:
             cfg = replace(cfg, render=replace(cfg.render, **render))
         if name:
             self.name = name
+        self.reference_frame = reference_frame
         self._impl = Reenactor(cfg)
 
     def generate(self, portrait, driver_frames, fps, protocol):
-        """Animate; frame 0 is the motion reference in the self protocol."""
+        """Animate with the user's defaults (``reference_frame`` None: automatic) in both protocols."""
         return self._impl.animate_frames(
             portrait,
             driver_frames,
             fps=fps,
-            reference_frame=0 if protocol == "self" else None,
+            reference_frame=self.reference_frame,
             motion="relative",
             crop=False,
         )
@@ -156,6 +170,8 @@ def make_methods(names: list[str] | tuple[str, ...]) -> list[Method]:
             out.append(DriverMethod())
         elif n == "naive2d":
             out.append(Naive2DMethod())
+        elif n == REF0:
+            out.append(ReenactorMethod(name=REF0, reference_frame=0))
         elif n == WARP_ONLY:
             out.append(ReenactorMethod(render=WARP_ONLY_RENDER, name=WARP_ONLY))
         elif n in RETARGET_VARIANTS:
@@ -165,5 +181,5 @@ def make_methods(names: list[str] | tuple[str, ...]) -> list[Method]:
                 raise InputError(f"method {n!r} asked, but reenactor.api cannot be imported")
             out.append(ReenactorMethod(MOUTH_VARIANTS.get(n)))
         else:
-            raise InputError(f"unknown method {n!r} (choose from {', '.join(METHOD_NAMES + (WARP_ONLY,) + tuple(MOUTH_VARIANTS) + tuple(RETARGET_VARIANTS))})")
+            raise InputError(f"unknown method {n!r} (choose from {', '.join(METHOD_NAMES + (REF0, WARP_ONLY) + tuple(MOUTH_VARIANTS) + tuple(RETARGET_VARIANTS))})")
     return out

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from reenactor.errors import NoFaceError, ReenactorError
+from reenactor.eval import amplitude as A
 from reenactor.eval import metrics as M
 from reenactor.eval import protocols as P
 from reenactor.eval import regions as R
@@ -67,7 +68,8 @@ class ItemResult:
     """Everything measured for one item.
 
     Attributes:
-        info: item description (names, sizes, fps, audio) for the report.
+        info: item description (names, half, sizes, fps, audio) for the report;
+            ``amp_noise``: dlib's noise floor per amplitude channel on this item.
         metrics: ``{method: {metric: value}}``.
         speed: ``{method: {"seconds", "frames", "fps", "peak_rss_mb", "rss_rise_mb"}}``.
         errors: ``{method: message}`` for methods that raised a
@@ -263,6 +265,7 @@ def run_item(
     info = {
         "name": item.name,
         "protocol": item.protocol,
+        "half": item.half,
         "portrait": item.portrait or f"{item.driver} (frame 0)",
         "driver": item.driver,
         "why": item.why,
@@ -288,6 +291,10 @@ def run_item(
         driver_desc = np.mean(descs, axis=0)
     if item.protocol == "cross":
         info["portrait_driver_id_dist"] = M.identity_distance(p_meas.descriptor, driver_desc) if driver_desc is not None else None
+    # Amplitude reference: the driver's (ground truth's) channels and dlib's noise floor on its first face.
+    ref_amp = A.channel_series([m.landmarks for m in ref_meas])
+    t_face = next(t for t, m in enumerate(ref_meas) if m.found)
+    info["amp_noise"] = A.measure_noise(face, drv[t_face], ref_meas[t_face].landmarks)
 
     times = _strip_times(n, options.strip_frames)
     drv_box = _face_box(ref_meas, 1.6)
@@ -367,6 +374,7 @@ def run_item(
             scores = P.identity_cross(out_meas, p_meas.descriptor, driver_desc, options.id_stride)
         del outs
         mot, series = P.motion(out_meas, ref_meas)
+        mot.update(A.amplitude(A.channel_series([m.landmarks for m in out_meas]), ref_amp, info["amp_noise"]))
         for k, v in mot.items():
             scores.setdefault(k, v)
         res.metrics[method.name] = scores
