@@ -38,6 +38,7 @@ from reenactor.eval import metrics as M
 from reenactor.eval import protocols as P
 from reenactor.eval import regions as R
 from reenactor.eval.dlibface import DlibFace, FaceMeasurement
+from reenactor.eval.methods import REF0
 from reenactor.eval.imageops import check_rgb, crop_square, fit_box, letterbox, square_box_around
 from reenactor.eval.media import read_image, read_video
 from reenactor.eval.methods import Method
@@ -239,7 +240,9 @@ def run_item(
     Args:
         item: the clip (self) or pair (cross).
         data_dir: root of the data set.
-        methods: methods to run (``driver`` is skipped in the self protocol).
+        methods: methods to run (``driver`` is skipped in the self protocol,
+            ``reenactor-ref0`` in the cross protocol, where frame 0 is no
+            better a reference than any other).
         face: the dlib measurer.
         options: run options.
         step: called with a short label after each stage (progress bar).
@@ -318,6 +321,8 @@ def run_item(
     for method in methods:
         if item.protocol == "self" and method.name == "driver":
             continue  # identical to the ground truth by construction
+        if item.protocol == "cross" and method.name == REF0:
+            continue  # only the self protocol has a right reference (frame 0)
         release_free_memory()
         with PeakRSS() as mem:
             t0 = time.perf_counter()

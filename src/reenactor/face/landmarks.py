@@ -126,7 +126,30 @@ class LandmarkDetector:
 
     # -- still images -------------------------------------------------------------
     def _face_boxes(self, rgb: np.ndarray) -> list[np.ndarray]:
-        """Face boxes (x0, y0, x1, y1) in pixels, largest first."""
+        """Face boxes (x0, y0, x1, y1) in pixels, largest first.
+
+        The whole picture first (shrunk to ``portrait_detect_side``); when
+        that finds nothing, overlapping tiles of half the picture's shorter
+        side, so that a face of under ~10 % of a large picture's width (which
+        mediapipe's detectors miss on the whole picture) is still found.
+        """
+        boxes = self._detect_boxes(rgb)
+        if boxes:
+            return boxes
+        h, w = rgb.shape[:2]
+        tile = min(h, w) // 2
+        if tile < 128:
+            return []
+        step = tile // 2
+        found: list[np.ndarray] = []
+        for y in sorted({*range(0, h - tile + 1, step), h - tile}):
+            for x in sorted({*range(0, w - tile + 1, step), w - tile}):
+                for b in self._detect_boxes(rgb[y : y + tile, x : x + tile]):
+                    found.append(b + np.array([x, y, x, y], dtype=np.float64))
+        return _merge_boxes(found)
+
+    def _detect_boxes(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """Boxes of the first detector that finds any face in ``rgb``, largest first."""
         h, w = rgb.shape[:2]
         side = self.config.portrait_detect_side
         scale = min(1.0, side / max(h, w))
@@ -217,6 +240,22 @@ class LandmarkDetector:
             pick = min(faces, key=lambda f: float(np.linalg.norm(f[:, :2].mean(0) - self._prev_centre)))
         self._prev_centre = pick[:, :2].mean(0)
         return pick
+
+
+def _merge_boxes(boxes: list[np.ndarray], iou: float = 0.3) -> list[np.ndarray]:
+    """Boxes (x0, y0, x1, y1) with overlapping duplicates (IoU above ``iou``) dropped, largest first."""
+    area = lambda b: max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])  # noqa: E731
+    kept: list[np.ndarray] = []
+    for b in sorted(boxes, key=lambda b: -area(b)):
+        ok = True
+        for k in kept:
+            inter = area(np.r_[np.maximum(b[:2], k[:2]), np.minimum(b[2:], k[2:])])
+            if inter > iou * (area(b) + area(k) - inter):
+                ok = False
+                break
+        if ok:
+            kept.append(b)
+    return kept
 
 
 def _check_rgb(rgb: np.ndarray) -> None:
