@@ -42,6 +42,9 @@ REF0 = "reenactor-ref0"
 #: (no background plate), the driver's inner mouth, no mirrored fill, no lash
 #: band, lid blur or lash line, and the face outline feathered by blending
 #: displacements (no seam layer).
+#: "reenactor-irises": the pipeline with the iris renderer on (RenderConfig.eyes),
+#: which is off by default since issue 13 measured it lowering eye-open correlation.
+IRISES = "reenactor-irises"
 WARP_ONLY = "reenactor-warponly"
 WARP_ONLY_RENDER = {
     "background": "warp",
@@ -174,6 +177,8 @@ def make_methods(names: list[str] | tuple[str, ...]) -> list[Method]:
             out.append(ReenactorMethod(name=REF0, reference_frame=0))
         elif n == WARP_ONLY:
             out.append(ReenactorMethod(render=WARP_ONLY_RENDER, name=WARP_ONLY))
+        elif n == IRISES:
+            out.append(ReenactorMethod(render={"eyes": True}, name=IRISES))
         elif n in RETARGET_VARIANTS:
             out.append(ReenactorMethod(retarget=RETARGET_VARIANTS[n]))
         elif n == "reenactor" or n in MOUTH_VARIANTS:
@@ -181,5 +186,5 @@ def make_methods(names: list[str] | tuple[str, ...]) -> list[Method]:
                 raise InputError(f"method {n!r} asked, but reenactor.api cannot be imported")
             out.append(ReenactorMethod(MOUTH_VARIANTS.get(n)))
         else:
-            raise InputError(f"unknown method {n!r} (choose from {', '.join(METHOD_NAMES + (REF0, WARP_ONLY) + tuple(MOUTH_VARIANTS) + tuple(RETARGET_VARIANTS))})")
+            raise InputError(f"unknown method {n!r} (choose from {', '.join(METHOD_NAMES + (REF0, IRISES, WARP_ONLY) + tuple(MOUTH_VARIANTS) + tuple(RETARGET_VARIANTS))})")
     return out

@@ -12,7 +12,8 @@ package ships edges, not triangles): every 3-clique of the edge graph is a face
 except a few separating triangles, which are removed. The mesh has holes at the
 eyes and the mouth; they are closed with fans around three *virtual* vertices
 (478 = right-eye centre, 479 = left-eye centre, 480 = inner-mouth centre), which
-:func:`with_virtual_points` appends as the mean of the hole's contour.
+:func:`with_virtual_points` appends: the mean of the hole's contour, moved
+towards the iris centre for the eyes, so a warp carries the iris with the gaze.
 """
 
 from __future__ import annotations
@@ -198,19 +199,47 @@ def with_virtual_points(landmarks: np.ndarray) -> np.ndarray:
         landmarks: (478, D) float array (D = 2 or 3), any coordinate frame.
 
     Returns:
-        (481, D) float array: the input followed by the means of the right-eye,
-        left-eye and inner-lip loops.
+        (481, D) float array: the input followed by the right- and left-eye
+        fan centres (:func:`_eye_centre`) and the mean of the inner-lip loop.
     """
     if landmarks.shape[0] != N_LANDMARKS:
         raise ValueError(f"expected {N_LANDMARKS} landmarks, got {landmarks.shape[0]}")
     extra = np.stack(
         [
-            landmarks[list(RIGHT_EYE_LOOP)].mean(0),
-            landmarks[list(LEFT_EYE_LOOP)].mean(0),
+            _eye_centre(landmarks, RIGHT_EYE_LOOP, RIGHT_EYE_CORNERS, RIGHT_LID_PAIRS, RIGHT_IRIS_CENTER),
+            _eye_centre(landmarks, LEFT_EYE_LOOP, LEFT_EYE_CORNERS, LEFT_LID_PAIRS, LEFT_IRIS_CENTER),
             landmarks[list(INNER_LIP_LOOP)].mean(0),
         ]
     )
     return np.concatenate([landmarks, extra], axis=0)
+
+
+#: How far the eye fan's centre follows the iris, as fractions of the eye
+#: width (along the eye) and of the lid gap (across it), from the contour mean.
+FAN_REACH = (0.25, 0.25)
+
+
+def _eye_centre(landmarks: np.ndarray, loop, corners, lid_pairs, iris: int) -> np.ndarray:
+    """Centre vertex of an eye's fan: the contour mean moved towards the iris centre.
+
+    The offset is clamped to :data:`FAN_REACH` (so the centre stays well
+    inside the opening and the fan never folds), which makes the fan carry
+    the iris with the gaze when the warp moves the iris points.
+    """
+    centre = landmarks[list(loop)].mean(0)
+    a, b = landmarks[corners[0], :2], landmarks[corners[1], :2]
+    width = float(np.linalg.norm(b - a))
+    if width < 1e-6:
+        return centre
+    ax = (b - a) / width
+    nrm = np.array([-ax[1], ax[0]])
+    gap = float(np.mean([abs((landmarks[lo, :2] - landmarks[up, :2]) @ nrm) for up, lo in lid_pairs]))
+    d = landmarks[iris, :2] - centre[:2]
+    along = float(np.clip(d @ ax, -FAN_REACH[0] * width, FAN_REACH[0] * width))
+    across = float(np.clip(d @ nrm, -FAN_REACH[1] * gap, FAN_REACH[1] * gap))
+    out = np.array(centre, dtype=np.float64)
+    out[:2] = centre[:2] + along * ax + across * nrm
+    return out
 
 
 def inter_ocular(landmarks: np.ndarray) -> float:

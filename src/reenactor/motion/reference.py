@@ -159,8 +159,9 @@ def match_reference(
     """The valid driver frame closest to the portrait's own pose and expression.
 
     Frames with the eyes less open than :data:`MIN_EYE_OPEN` of the driver's
-    median are skipped (a portrait is rarely caught mid-blink, and a closing
-    lid cannot be opened past the portrait's).
+    median are skipped unless the portrait's eyes are that closed too (a
+    portrait is rarely caught mid-blink, and an open eye mapped to a blink
+    frame would open past the portrait's when the driver's opens).
 
     Args:
         track: (F, 478, 3) driver landmarks in driver pixels.
@@ -179,6 +180,8 @@ def match_reference(
     states = [FaceState.measure(track[i], frame_size) for i in idx]
     eyes = np.array([s.expression["eye_open"] for s in states])
     dist = np.array([match_distance(target, s) for s in states])
-    dist[eyes < MIN_EYE_OPEN * np.median(eyes)] = np.inf
+    shut = eyes < MIN_EYE_OPEN * np.median(eyes)
+    if target.expression["eye_open"] >= MIN_EYE_OPEN * np.median(eyes) and not shut.all():
+        dist[shut] = np.inf  # an open-eyed portrait never takes a blink frame
     best = int(np.argmin(dist))
     return ReferenceChoice(int(idx[best]), float(dist[best]), "match")

@@ -140,7 +140,7 @@ class MouthRenderer:
     def amount(self, target: np.ndarray) -> float:
         """How much inner mouth to paint, 0..1, for target landmarks."""
         extra = mouth_opening(target) - self.opening - self.cfg.mouth_open_threshold
-        return float(np.clip(extra / 0.06, 0.0, 1.0))
+        return float(np.clip(extra / self.cfg.mouth_open_ramp, 0.0, 1.0))
 
     def composite(self, out: np.ndarray, target: np.ndarray, patch: MouthPatch | None) -> None:
         """Draw the inner mouth into ``out`` (modified in place).
@@ -169,10 +169,15 @@ class MouthRenderer:
         poly = inner - np.array([x0, y0])
         mask = np.zeros(roi.shape[:2], np.float32)
         cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
-        # Keep the lip edge itself from the warp: shrink, then soften.
-        k = max(1, int(round(feather * 0.5)))
-        mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-        mask = cv2.GaussianBlur(mask, (0, 0), feather * 0.5) * amount
+        # Keep the lip edge itself from the warp: shrink, then soften; by at
+        # most a fifth of the gap, so a slightly parted mouth still shows a
+        # dark opening instead of being eroded away to stretched lip texture.
+        gap = mouth_opening(target) * width
+        soft = min(feather * 0.5, 0.2 * gap)
+        k = int(round(soft))
+        if k >= 1:
+            mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+        mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, soft)) * amount
         if self.painter is not None:
             fill = self._learned(out, target, (x0, y0), roi.shape[:2])
         elif self.cfg.mouth == "driver" and patch is not None:
