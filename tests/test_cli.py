@@ -64,6 +64,8 @@ def test_animate_with_a_video_driver(files, tmp_path):
     assert len(frames) == 30 and frames[0].shape == (512, 512, 3)
     s = json.loads(stats.read_text())
     assert s["frames"] == 30 and s["faces_lost"] == 0 and 0 <= s["reference_frame"] < 30
+    # The nod starts at rest, as the portrait is: the reference is matched to it.
+    assert s["reference_rule"] == "match" and 0 <= s["reference_distance"] < 3.0
     assert set(s["ms_per_frame"]) >= {"decode", "landmarks", "retarget", "warp_field", "encode"}
 
 

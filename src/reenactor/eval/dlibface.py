@@ -93,6 +93,13 @@ class FaceMeasurement:
         return self.landmarks is not None
 
 
+def _shrunk(image: np.ndarray) -> np.ndarray:
+    """``image`` shrunk so that its longer side is at most :data:`DETECT_MAX_SIDE` (INTER_AREA)."""
+    h, w = image.shape[:2]
+    s = min(1.0, DETECT_MAX_SIDE / max(h, w))
+    return image if s == 1.0 else cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+
+
 class DlibFace:
     """Loads dlib's detector, 68-point predictor and ResNet descriptor once.
 
@@ -141,8 +148,7 @@ class DlibFace:
         """
         image = check_rgb(image)
         h, w = image.shape[:2]
-        s = min(1.0, DETECT_MAX_SIDE / max(h, w))
-        small = image if s == 1.0 else cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        small = _shrunk(image)
         rects, scores, _ = self._detector.run(small, 0, 0.0)
         if len(rects) == 0:
             rects, scores, _ = self._detector.run(small, 1, 0.0)
@@ -159,11 +165,7 @@ class DlibFace:
         Args:
             image: ``HxWx3`` ``uint8`` RGB.
         """
-        image = check_rgb(image)
-        h, w = image.shape[:2]
-        s = min(1.0, DETECT_MAX_SIDE / max(h, w))
-        small = image if s == 1.0 else cv2.resize(image, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-        return len(self._detector.run(small, 1, 0.0)[0])
+        return len(self._detector.run(_shrunk(check_rgb(image)), 1, 0.0)[0])
 
     def _mirrored_points(self, image: np.ndarray, rect) -> np.ndarray:
         """The predictor's 68 points measured on the mirror image, mapped back.
