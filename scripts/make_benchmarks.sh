@@ -3,16 +3,16 @@
 #
 #   scripts/make_benchmarks.sh [extra `reenactor eval` options, e.g. --data DIR]
 #
-# Runs `reenactor eval --protocol all` (both protocols, every method, the fixed sets in
-# src/reenactor/eval/sets.tsv; about 10-12 min on 2 CPU cores), keeps the full report in
-# out/benchmarks/ (results.json, report.html; not committed) and rewrites the docs page.
-# The data folder is $REENACTOR_DATA or ../shared/data next to the checkout.
-# Hand-written notes between the NOTES markers of docs/benchmarks.md are kept.
+# Runs `reenactor eval --protocol all` (both protocols, both halves of the fixed sets in
+# src/reenactor/eval/sets.tsv: 28 self clips, 49 cross pairs; about 50 min on 2 CPU cores),
+# keeps the full report in out/benchmarks/ (results.json, report.html; not committed) and
+# rewrites the docs page. The data folder is $REENACTOR_DATA or ../shared/data next to the
+# checkout. Hand-written notes between the NOTES markers of docs/benchmarks.md are kept.
 . "$(dirname "$0")/_env.sh" "eval"
-# reenactor-warponly is the 0.1 warp-only pipeline, the baseline the realism
-# layers are measured against; reenactor-mouth-learned the shipped inner-mouth
-# network instead of the driver's mouth; reenactor-ldnet the learned retargeting.
+# reenactor-ref0: the pipeline with --reference-frame 0 (self protocol only), to check
+# that the automatic reference matches it. Other variants (reenactor-irises,
+# reenactor-warponly, reenactor-mouth-learned, reenactor-ldnet) take --methods.
 python -m reenactor.eval --protocol all --out out/benchmarks \
-  --methods static,driver,naive2d,reenactor-warponly,reenactor,reenactor-mouth-learned,reenactor-ldnet \
+  --methods static,driver,naive2d,reenactor,reenactor-ref0 \
   --markdown docs/benchmarks.md --assets docs/benchmarks "$@"
 du -ch docs/benchmarks/* | tail -1

@@ -189,7 +189,7 @@ class Retargeter:
         if self.cfg.mode == "absolute":
             return fix_lids_and_lips(self.align.apply(driver))
         pose = self.driver_pose(driver)
-        expression = pose.inverse_apply(driver) - self.ref  # in the reference frame
+        expression = self.cfg.expression_gain * (pose.inverse_apply(driver) - self.ref)  # in the reference frame
         # Into the portrait's camera frame, then its head axes for scaling.
         delta = self.align.scale * expression @ self.align.rotation.T
         delta = ((delta @ self.axes) * self.scales) @ self.axes.T
