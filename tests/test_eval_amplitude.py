@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from test_eval_regions import face_68 as regions_face_68
 
 from reenactor.eval import amplitude as A
 
@@ -16,18 +17,8 @@ N = 41
 
 
 def face_68() -> np.ndarray:
-    """A frontal dlib-68 layout (pixel xy, IOD 60 px)."""
-    lm = np.zeros((68, 2))
-    lm[0:17] = np.stack([np.linspace(60, 196, 17), 120 + 70 * np.sin(np.linspace(0, np.pi, 17))], 1)
-    lm[17:22] = np.stack([np.linspace(75, 115, 5), np.full(5, 95.0)], 1)
-    lm[22:27] = np.stack([np.linspace(141, 181, 5), np.full(5, 95.0)], 1)
-    lm[27:31] = np.stack([np.full(4, 128.0), np.linspace(110, 145, 4)], 1)
-    lm[31:36] = np.stack([np.linspace(113, 143, 5), np.full(5, 152.0)], 1)
-    for base, cx in ((36, 98.0), (42, 158.0)):
-        lm[base : base + 6] = [[cx - 15, 112], [cx - 6, 107], [cx + 6, 107], [cx + 15, 112], [cx + 6, 117], [cx - 6, 117]]
-    lm[48:60] = [[103, 180], [113, 174], [122, 171], [128, 172], [134, 171], [143, 174], [153, 180], [143, 188], [134, 191], [128, 192], [122, 191], [113, 188]]
-    lm[60:68] = [[107, 180], [120, 177], [128, 177], [136, 177], [149, 180], [136, 183], [128, 183], [120, 183]]
-    return lm
+    """A frontal dlib-68 layout (pixel xy, IOD 60 px), lids 10 px and inner lips 6 px apart."""
+    return regions_face_68(eye_gap=10.0, mouth_gap=6.0)
 
 
 def signals(seed: int = 0) -> dict[str, np.ndarray]:
