@@ -1,4 +1,8 @@
-"""478-point 3D face landmarks with irises (mediapipe Face Mesh).
+"""478-point 3D face landmarks with irises: mediapipe Face Mesh's networks, run here.
+
+The networks are mediapipe 0.10.21's face detectors and attention face mesh,
+shipped as ONNX (see :mod:`reenactor.face.facemesh`, :mod:`.blazeface`,
+:mod:`.attention`); mediapipe itself is not needed.
 
 Coordinates returned by this module are always **pixels of the image given**:
 ``x`` to the right, ``y`` down, ``z`` towards the viewer negative (mediapipe's
@@ -7,66 +11,29 @@ convention) in the same pixel scale as ``x``. Arrays are ``(478, 3) float32``.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from typing import Iterator
-
 import cv2
 import numpy as np
 
 from reenactor.config import DetectionConfig
-
-
-@contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Silence C++ log lines written straight to file descriptor 2.
-
-    mediapipe's TFLite/glog start-up lines ignore ``GLOG_minloglevel``; this
-    swaps fd 2 for /dev/null around the calls that emit them.
-    """
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, ValueError, OSError):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
-
-
-def settle(solution) -> None:
-    """Wait until a just-built mediapipe solution's graph has opened every calculator.
-
-    Its worker threads open the models after the constructor returns and log
-    a warning or two while doing so (e.g. ``inference_feedback_manager``);
-    waiting here, inside :func:`quiet_native_stderr`, keeps those lines off
-    the user's terminal. Solutions without a graph are left alone.
-    """
-    graph = getattr(solution, "_graph", None)
-    if graph is not None and hasattr(graph, "wait_until_idle"):
-        graph.wait_until_idle()
-
-
-def _to_pixels(landmark_list, width: int, height: int) -> np.ndarray:
-    pts = np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], dtype=np.float32)
-    pts[:, 0] *= width
-    pts[:, 1] *= height
-    pts[:, 2] *= width
-    return pts
+from reenactor.face.blazeface import FULL_RANGE, SHORT_RANGE, FaceDetector
+from reenactor.face.facemesh import FaceMesh, FaceMeshTracker, default_networks, onnx_runner
 
 
 def face_size(landmarks: np.ndarray) -> float:
     """Size of a face: the larger side of its 2D landmark bounding box (pixels)."""
     span = landmarks[:, :2].max(0) - landmarks[:, :2].min(0)
     return float(span.max())
+
+
+def _full_range_runner():
+    """The full-range detector network, loaded once per process (portraits only)."""
+    global _FULL_RANGE
+    if _FULL_RANGE is None:
+        _FULL_RANGE = onnx_runner(FULL_RANGE.name)
+    return _FULL_RANGE
+
+
+_FULL_RANGE = None
 
 
 class LandmarkDetector:
@@ -81,48 +48,35 @@ class LandmarkDetector:
     """
 
     def __init__(self, static_image_mode: bool = True, config: DetectionConfig | None = None) -> None:
-        import mediapipe as mp
-
         self.config = config or DetectionConfig()
         self.static_image_mode = static_image_mode
         self._prev_centre: np.ndarray | None = None
-        with quiet_native_stderr():
-            self._mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=static_image_mode,
-                max_num_faces=1 if static_image_mode else self.config.max_faces,
-                refine_landmarks=True,
-                min_detection_confidence=self.config.min_detection_confidence,
-                min_tracking_confidence=self.config.min_tracking_confidence,
-            )
-            self._detectors = None
-            if static_image_mode:
-                fd = mp.solutions.face_detection
-                self._detectors = [
-                    fd.FaceDetection(model_selection=1, min_detection_confidence=self.config.min_detection_confidence),
-                    fd.FaceDetection(model_selection=0, min_detection_confidence=self.config.min_detection_confidence),
-                ]
-            for graph in [self._mesh, *(self._detectors or [])]:
-                settle(graph)
+        cfg = self.config
+        nets = default_networks()
+        self._mesh = FaceMesh(nets, max_faces=1, min_detection_confidence=cfg.min_detection_confidence,
+                              min_tracking_confidence=cfg.min_tracking_confidence)
+        self._tracker = None
+        self._detectors: list[FaceDetector] = []
+        if static_image_mode:
+            self._detectors = [
+                FaceDetector(_full_range_runner(), FULL_RANGE),
+                FaceDetector(nets.detector, SHORT_RANGE, cfg.min_detection_confidence),
+            ]
+        else:
+            self._tracker = FaceMeshTracker(nets, max_faces=cfg.max_faces, min_detection_confidence=cfg.min_detection_confidence,
+                                            min_tracking_confidence=cfg.min_tracking_confidence)
 
     def close(self) -> None:
-        """Release the mediapipe graphs."""
-        with quiet_native_stderr():
-            self._mesh.close()
-            for d in self._detectors or []:
-                d.close()
+        """Forget the tracked faces (the networks are shared and stay loaded)."""
+        if self._tracker is not None:
+            self._tracker.reset()
+        self._prev_centre = None
 
     def __enter__(self) -> "LandmarkDetector":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    @staticmethod
-    def _process(graph, rgb: np.ndarray):
-        # mediapipe logs from C++ on first use of each graph and on every new
-        # image geometry; the fd swap costs microseconds.
-        with quiet_native_stderr():
-            return graph.process(np.ascontiguousarray(rgb))
 
     # -- still images -------------------------------------------------------------
     def _face_boxes(self, rgb: np.ndarray) -> list[np.ndarray]:
@@ -154,13 +108,10 @@ class LandmarkDetector:
         side = self.config.portrait_detect_side
         scale = min(1.0, side / max(h, w))
         small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-        for det in self._detectors or []:
-            res = self._process(det, small)
-            if res.detections:
-                boxes = []
-                for d in res.detections:
-                    b = d.location_data.relative_bounding_box
-                    boxes.append(np.array([b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h]))
+        for det in self._detectors:
+            found = det.detect(small)
+            if found:
+                boxes = [d.box.astype(np.float64) / scale for d in found]
                 boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
                 return boxes
         return []
@@ -177,10 +128,10 @@ class LandmarkDetector:
         scale = min(1.0, 640 / max(crop.shape[:2]))
         if scale < 1:
             crop = cv2.resize(crop, (round(crop.shape[1] * scale), round(crop.shape[0] * scale)), interpolation=cv2.INTER_AREA)
-        res = self._process(self._mesh, crop)
-        if not res.multi_face_landmarks:
+        faces = self._mesh.in_image(crop)
+        if not faces:
             return None
-        pts = _to_pixels(res.multi_face_landmarks[0], crop.shape[1], crop.shape[0]) / scale
+        pts = faces[0] / scale
         pts[:, 0] += x0
         pts[:, 1] += y0
         return pts
@@ -196,18 +147,14 @@ class LandmarkDetector:
         """
         _check_rgb(rgb)
         if not self.static_image_mode:
-            res = self._process(self._mesh, rgb)
-            faces = [_to_pixels(f, rgb.shape[1], rgb.shape[0]) for f in res.multi_face_landmarks or []]
-            return sorted(faces, key=lambda f: -face_size(f))
+            return sorted(self._tracker.process(rgb), key=lambda f: -face_size(f))
         faces = []
         for box in self._face_boxes(rgb):
             pts = self._mesh_in_box(rgb, box)
             if pts is not None:
                 faces.append(pts)
         if not faces:  # the detectors can miss faces that fill the frame
-            res = self._process(self._mesh, rgb)
-            if res.multi_face_landmarks:
-                faces.append(_to_pixels(res.multi_face_landmarks[0], rgb.shape[1], rgb.shape[0]))
+            faces.extend(self._mesh.in_image(rgb)[:1])
         # Drop duplicates (two detector boxes on one face).
         unique: list[np.ndarray] = []
         for f in sorted(faces, key=lambda f: -face_size(f)):

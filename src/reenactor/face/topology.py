@@ -7,8 +7,8 @@ Index conventions (mediapipe Face Mesh, ``refine_landmarks=True``):
   in an unmirrored photo, 469..472 its rim; 473 = left iris centre, 474..477 rim).
 * "right"/"left" below always mean the subject's right/left.
 
-The triangle list is rebuilt from mediapipe's tessellation edge list (the
-package ships edges, not triangles): every 3-clique of the edge graph is a face
+The triangle list is rebuilt from mediapipe's tessellation edge list
+(``mesh_edges.json``; mediapipe ships edges, not triangles): every 3-clique of the edge graph is a face
 except a few separating triangles, which are removed. The mesh has holes at the
 eyes and the mouth; they are closed with fans around three *virtual* vertices
 (478 = right-eye centre, 479 = left-eye centre, 480 = inner-mouth centre), which
@@ -19,8 +19,10 @@ towards the iris centre for the eyes, so a warp carries the iris with the gaze.
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -148,11 +150,19 @@ def _ordered_loop(edges: frozenset) -> tuple[int, ...]:
 
 
 @lru_cache(maxsize=1)
+def _mesh_edges() -> dict[str, list[list[int]]]:
+    """mediapipe's edge lists ("tesselation", "face_oval"), each edge (i, j) with i < j.
+
+    Stored in ``mesh_edges.json`` by ``scripts/convert_face_models.py`` from
+    mediapipe 0.10.21's ``face_mesh_connections`` (Apache-2.0).
+    """
+    return json.loads((Path(__file__).with_name("mesh_edges.json")).read_text())
+
+
+@lru_cache(maxsize=1)
 def face_oval() -> tuple[int, ...]:
     """Indices of the face outline (36 points) as an ordered closed loop."""
-    from mediapipe.python.solutions import face_mesh_connections as fmc
-
-    return _ordered_loop(frozenset(tuple(sorted(e)) for e in fmc.FACEMESH_FACE_OVAL))
+    return _ordered_loop(frozenset(tuple(e) for e in _mesh_edges()["face_oval"]))
 
 
 @lru_cache(maxsize=1)
@@ -163,9 +173,7 @@ def mesh_triangles() -> np.ndarray:
         (T, 3) int32 indices into a (481, ·) landmark array produced by
         :func:`with_virtual_points`.
     """
-    from mediapipe.python.solutions import face_mesh_connections as fmc
-
-    edges = {tuple(sorted(e)) for e in fmc.FACEMESH_TESSELATION}
+    edges = {tuple(e) for e in _mesh_edges()["tesselation"]}
     adj: dict[int, set[int]] = {}
     for a, b in edges:
         adj.setdefault(a, set()).add(b)

@@ -37,43 +37,22 @@ where stated), coordinates pixel (x, y) with centres at integers.
 
 from __future__ import annotations
 
-import threading
-
 import cv2
 import numpy as np
 
 from reenactor.config import RenderConfig
-from reenactor.errors import DependencyError, InputError
+from reenactor.errors import InputError
 from reenactor.face import topology as T
-from reenactor.face.landmarks import quiet_native_stderr, settle
+from reenactor.render.segmentation import selfie_mask
 
-_SEGMENTER = None
-_SEGMENTER_LOCK = threading.Lock()
 #: Alpha below this (above 1 - this) is taken as 0 (1): guided-filter ripple.
 _SNAP = 0.02
 #: Longest side an image is brought to before segmentation (the model input is 256).
 _SEGMENT_SIDE = 512
 
 
-def _segmenter(model_selection: int):
-    """A cached mediapipe SelfieSegmentation (the graph keeps no frame-to-frame state)."""
-    global _SEGMENTER
-    with _SEGMENTER_LOCK:
-        if _SEGMENTER is None or _SEGMENTER[0] != model_selection:
-            try:
-                from mediapipe.python.solutions.selfie_segmentation import SelfieSegmentation
-            except ImportError as exc:  # pragma: no cover - mediapipe is a hard dependency
-                raise DependencyError(f"mediapipe selfie segmentation is not available: {exc}") from None
-            with quiet_native_stderr():  # mediapipe's C++ start-up lines
-                if _SEGMENTER is not None:
-                    _SEGMENTER[1].close()
-                _SEGMENTER = (model_selection, SelfieSegmentation(model_selection=model_selection))
-                settle(_SEGMENTER[1])
-        return _SEGMENTER[1]
-
-
 def segment_person(image: np.ndarray, model_selection: int = 0) -> np.ndarray:
-    """Soft person mask of an image (mediapipe selfie segmentation).
+    """Soft person mask of an image (mediapipe's selfie segmentation network, :mod:`.segmentation`).
 
     The image is padded to a square with mid grey first (the model works on a
     square input; stretching a tall or wide region distorts hair and
@@ -98,10 +77,7 @@ def segment_person(image: np.ndarray, model_selection: int = 0) -> np.ndarray:
     square = np.full((s, s, 3), 127, np.uint8)
     oy, ox = (s - sh) // 2, (s - sw) // 2
     square[oy : oy + sh, ox : ox + sw] = small
-    seg = _segmenter(model_selection)
-    with _SEGMENTER_LOCK, quiet_native_stderr():
-        mask = seg.process(square).segmentation_mask
-    mask = np.ascontiguousarray(mask[oy : oy + sh, ox : ox + sw], dtype=np.float32)
+    mask = np.ascontiguousarray(selfie_mask(square, model_selection)[oy : oy + sh, ox : ox + sw])
     if (sh, sw) != (h, w):
         mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.clip(mask, 0.0, 1.0)

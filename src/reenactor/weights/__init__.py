@@ -57,6 +57,51 @@ REGISTRY["ldnet"] = WeightSpec(
     description="LD-Net E_I + E_P + G (reenactor train ldnet; see reenactor.motion.ldnet, docs/ldnet.md)",
 )
 
+# Face models converted from mediapipe 0.10.21's TFLite files by
+# scripts/convert_face_models.py (Apache-2.0; LICENSE-mediapipe.txt, NOTICE-mediapipe.txt).
+REGISTRY["face_detection_short_range"] = WeightSpec(
+    name="face_detection_short_range",
+    filename="face_detection_short_range.onnx",
+    sha256="cf9e315f15b9fb709ab2c90f7dbebde14150aed2b42ce1a207b0e6024f04944e",
+    description="BlazeFace short-range face detector, 128x128 (mediapipe 0.10.21, see NOTICE-mediapipe.txt)",
+)
+REGISTRY["face_detection_full_range"] = WeightSpec(
+    name="face_detection_full_range",
+    filename="face_detection_full_range.onnx",
+    sha256="a17416c7e4a80a07ba1f67cee6b204f8687f25a2adb902419ecc6c588cebb404",
+    description="BlazeFace full-range face detector, 192x192 (mediapipe 0.10.21)",
+)
+REGISTRY["face_landmark_attention"] = WeightSpec(
+    name="face_landmark_attention",
+    filename="face_landmark_attention.onnx",
+    sha256="6d021e1663f0dbe37afd5c44786efea55e42ea460e7e6dfeea663e40aaa29c71",
+    description="Face Mesh with attention: 468 points + refined lips, eyes, irises, 192x192 (mediapipe 0.10.21)",
+)
+REGISTRY["face_landmark"] = WeightSpec(
+    name="face_landmark",
+    filename="face_landmark.onnx",
+    sha256="a2aec0048df8b86ce1dd651e7e4d4ad451254fe10f2ed3000a9709e3033c567c",
+    description="Face Mesh, 468 points, 192x192 (mediapipe 0.10.21)",
+)
+REGISTRY["iris_landmark"] = WeightSpec(
+    name="iris_landmark",
+    filename="iris_landmark.onnx",
+    sha256="b3d7a815a4a6d936b591336c2c59541c3b6ca4a0b9284e1869c90c3bc1321daa",
+    description="iris and eye contour on a 64x64 eye crop (mediapipe 0.10.21)",
+)
+REGISTRY["selfie_segmentation"] = WeightSpec(
+    name="selfie_segmentation",
+    filename="selfie_segmentation.onnx",
+    sha256="10e5832aa52a4276339f1163ee0fa8004dd5b112d42057d2a670a51776703720",
+    description="person mask, 256x256 (mediapipe 0.10.21)",
+)
+REGISTRY["selfie_segmentation_landscape"] = WeightSpec(
+    name="selfie_segmentation_landscape",
+    filename="selfie_segmentation_landscape.onnx",
+    sha256="8bb3c5971d634054176f80736678ee72254d96be7f64a0dc115c70029c82f29b",
+    description="person mask, 144x256 (mediapipe 0.10.21)",
+)
+
 
 class WeightsError(ReenactorError):
     """A shipped model file is missing or does not match its checksum."""
