@@ -16,6 +16,7 @@ from pathlib import Path
 
 from reenactor import __version__
 from reenactor.errors import InputError, OutputError, ReenactorError
+from reenactor.io.alloc import keep_large_buffers
 
 TEMPLATE_NAMES = ("nod", "shake", "tilt", "blink", "smile", "frown", "look", "talk", "demo")
 IMAGE_OUT = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -253,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     handlers = {"animate": cmd_animate, "demo": cmd_demo, "bench": cmd_bench}
+    keep_large_buffers()
     try:
         if args.command == "eval":
             from reenactor.eval.cli import run_eval

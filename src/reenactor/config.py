@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class DetectionConfig:
-    """Face Mesh detection and tracking (mediapipe, 478 points with irises)."""
+    """Face detection and tracking (mediapipe's Face Mesh networks, 478 points with irises)."""
 
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     max_faces: int = 4
+    #: Video: while fewer than ``max_faces`` faces are tracked, look for new
+    #: ones every this many frames (1 = every frame, as mediapipe); tracked
+    #: faces are unaffected, a new face is picked up at most this late.
+    redetect_frames: int = 5
     #: Largest side of the image given to the portrait face detector.
     portrait_detect_side: int = 1024
 

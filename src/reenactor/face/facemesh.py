@@ -282,27 +282,33 @@ class FaceMeshTracker(FaceMesh):
     """Video mode (mediapipe's ``static_image_mode=False``).
 
     Each frame, the faces of the previous frame are followed through ROIs
-    built from their landmarks; the detector runs only while fewer than
-    ``max_faces`` faces are tracked (on the first frame, on the frame after a
-    face is lost because its face flag fell below ``min_tracking_confidence``,
-    and on every frame while fewer faces than ``max_faces`` are in view), as
-    mediapipe does. New detections overlapping a tracked face (IoU > 0.5 of the
-    axis-aligned squares) are dropped; the result is capped at ``max_faces``
+    built from their landmarks. While fewer than ``max_faces`` faces are
+    tracked, the detector looks for more: at once when no face is tracked
+    (the first frame, or the frame after a face is lost because its face flag
+    fell below ``min_tracking_confidence``), otherwise every
+    ``redetect_frames`` frames. mediapipe runs it on every such frame
+    (``redetect_frames=1``); a tracked face's landmarks are the same either
+    way, because a detection overlapping a tracked face (IoU > 0.5 of the
+    axis-aligned squares) is dropped in favour of the tracked ROI, so a larger
+    value only delays picking up a *new* face, and saves the detector's
+    ~1.2 ms on the other frames. The result is capped at ``max_faces``
     (tracked faces first; mediapipe does not cap there, but only when a new
     face appears while others are tracked can it exceed ``max_faces``).
+    :attr:`detector_runs` counts the frames the detector ran on.
 
-    Cost of keeping mediapipe's rule: the detector (letterbox + network +
-    decoding) takes ~1.3 ms a frame on one CPU thread, about 12% of a frame
-    with one face (mesh ~3.7 ms + two iris crops ~7 ms with the current ONNX
-    files), paid on every frame only when ``max_faces`` exceeds the faces in
-    view. :attr:`detector_runs` counts the frames it ran on. Same arguments as
-    :class:`FaceMesh`.
+    Args:
+        networks, **options: as :class:`FaceMesh`.
+        redetect_frames: >= 1, see above.
     """
 
-    def __init__(self, networks: FaceNetworks, **options):
+    def __init__(self, networks: FaceNetworks, redetect_frames: int = 1, **options):
         super().__init__(networks, **options)
+        if int(redetect_frames) < 1:
+            raise ValueError(f"redetect_frames must be >= 1, got {redetect_frames}")
+        self.redetect_frames = int(redetect_frames)
         self.tracked: list[Roi] = []
         self.detector_runs = 0
+        self._since_detection = 0
 
     def reset(self) -> None:
         """Forget the tracked faces (next frame runs the detector)."""
@@ -316,8 +322,10 @@ class FaceMeshTracker(FaceMesh):
         """
         rgb = check_rgb(rgb)
         rois = list(self.tracked)
-        if len(rois) < self.max_faces:
+        self._since_detection += 1
+        if len(rois) < self.max_faces and (not rois or self._since_detection >= self.redetect_frames):
             self.detector_runs += 1
+            self._since_detection = 0
             rois = associate(self.detect_rois(rgb), rois)[: self.max_faces]
         faces = [lm for lm, _ in self.faces_in_rois(rgb, rois)]
         self.tracked = [roi_from_landmarks(lm) for lm in faces]

@@ -63,7 +63,8 @@ class LandmarkDetector:
                 FaceDetector(nets.detector, SHORT_RANGE, cfg.min_detection_confidence),
             ]
         else:
-            self._tracker = FaceMeshTracker(nets, max_faces=cfg.max_faces, min_detection_confidence=cfg.min_detection_confidence,
+            self._tracker = FaceMeshTracker(nets, redetect_frames=cfg.redetect_frames, max_faces=cfg.max_faces,
+                                            min_detection_confidence=cfg.min_detection_confidence,
                                             min_tracking_confidence=cfg.min_tracking_confidence)
 
     def close(self) -> None:

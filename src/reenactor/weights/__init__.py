@@ -74,19 +74,19 @@ REGISTRY["face_detection_full_range"] = WeightSpec(
 REGISTRY["face_landmark_attention"] = WeightSpec(
     name="face_landmark_attention",
     filename="face_landmark_attention.onnx",
-    sha256="6d021e1663f0dbe37afd5c44786efea55e42ea460e7e6dfeea663e40aaa29c71",
+    sha256="f612ed459feaa4bd52ee1c278e9d57983c552a133c3a1ac631d423001228e9be",
     description="Face Mesh with attention: 468 points + refined lips, eyes, irises, 192x192 (mediapipe 0.10.21)",
 )
 REGISTRY["face_landmark"] = WeightSpec(
     name="face_landmark",
     filename="face_landmark.onnx",
-    sha256="a2aec0048df8b86ce1dd651e7e4d4ad451254fe10f2ed3000a9709e3033c567c",
+    sha256="1c8aa288c7320bb7e67ca1ba294b27d28f87a0c232feea862e1e67577e3a63ca",
     description="Face Mesh, 468 points, 192x192 (mediapipe 0.10.21)",
 )
 REGISTRY["iris_landmark"] = WeightSpec(
     name="iris_landmark",
     filename="iris_landmark.onnx",
-    sha256="b3d7a815a4a6d936b591336c2c59541c3b6ca4a0b9284e1869c90c3bc1321daa",
+    sha256="3a836e50452807b5d5e3a70dfb1d9cb9afaec3c326e193e4b7d01b1755266141",
     description="iris and eye contour on a 64x64 eye crop (mediapipe 0.10.21)",
 )
 REGISTRY["selfie_segmentation"] = WeightSpec(
