@@ -280,3 +280,17 @@ def test_tracker_redetects_after_face_disappears(onnx_nets, astronaut):
     first, last = out[4][0], out[-1][0]
     iod = np.linalg.norm(first[468, :2] - first[473, :2])
     assert np.abs(first[:, :2] - last[:, :2]).max() / iod < 0.05
+
+
+def test_tracker_looks_for_new_faces_every_redetect_frames(onnx_nets, astronaut):
+    every = fmesh.FaceMeshTracker(onnx_nets, max_faces=2)
+    sparse = fmesh.FaceMeshTracker(onnx_nets, max_faces=2, redetect_frames=5)
+    a = [every.process(astronaut) for _ in range(12)]
+    b = [sparse.process(astronaut) for _ in range(12)]
+    # One face, two allowed: mediapipe's rule runs the detector on every frame,
+    # redetect_frames=5 on frames 0, 5 and 10; the tracked face is the same.
+    assert [len(f) for f in a] == [len(f) for f in b] == [1] * 12
+    assert every.detector_runs == 12 and sparse.detector_runs == 3
+    assert all(np.array_equal(x[0], y[0]) for x, y in zip(a, b))
+    with pytest.raises(ValueError):
+        fmesh.FaceMeshTracker(onnx_nets, redetect_frames=0)

@@ -6,9 +6,9 @@ the training command, the data list, the seed and the measured figures. The
 registry below is the only place that names them; nothing is fetched from the
 network and no model is ever guessed from tensor shapes.
 
-Register a new model by adding a :class:`WeightSpec` to :data:`REGISTRY` after
-exporting it (``reenactor train ... --export``), with its sha256 from
-:func:`sha256_of`.
+Register a new model by adding a line to ``_MODELS`` after exporting it
+(``reenactor train ... --export``, ``scripts/convert_face_models.py``), with
+its sha256 from :func:`sha256_of`.
 """
 
 from __future__ import annotations
@@ -40,67 +40,32 @@ class WeightSpec:
     description: str
 
 
-#: name -> spec. Filled in as models are trained and exported.
-REGISTRY: dict[str, WeightSpec] = {}
-
-REGISTRY["mouth"] = WeightSpec(
-    name="mouth",
-    filename="mouth.onnx",
-    sha256="1a0bbf6a80b747fde865c6665847836a94eaf643e9c3f96deacd3fe385cb2541",
-    description="inner-mouth painter (reenactor train mouth; see reenactor.render.mouth_learned)",
+#: (name, sha256 of ``<name>.onnx``, one line on what it is). Trained here:
+_MODELS = (
+    ("mouth", "1a0bbf6a80b747fde865c6665847836a94eaf643e9c3f96deacd3fe385cb2541",
+     "inner-mouth painter (reenactor train mouth; see reenactor.render.mouth_learned)"),
+    ("ldnet", "e970ae8daf186eb7abdff9dcb2fb6ef66f444bec000a26676730961a8e34e2e6",
+     "LD-Net E_I + E_P + G (reenactor train ldnet; see reenactor.motion.ldnet, docs/ldnet.md)"),
+    # Face models converted from mediapipe 0.10.21's TFLite files by
+    # scripts/convert_face_models.py (Apache-2.0; LICENSE-mediapipe.txt, NOTICE-mediapipe.txt).
+    ("face_detection_short_range", "cf9e315f15b9fb709ab2c90f7dbebde14150aed2b42ce1a207b0e6024f04944e",
+     "BlazeFace short-range face detector, 128x128 (mediapipe 0.10.21)"),
+    ("face_detection_full_range", "a17416c7e4a80a07ba1f67cee6b204f8687f25a2adb902419ecc6c588cebb404",
+     "BlazeFace full-range face detector, 192x192 (mediapipe 0.10.21)"),
+    ("face_landmark_attention", "f612ed459feaa4bd52ee1c278e9d57983c552a133c3a1ac631d423001228e9be",
+     "Face Mesh with attention: 468 points + refined lips, eyes, irises, 192x192 (mediapipe 0.10.21)"),
+    ("face_landmark", "1c8aa288c7320bb7e67ca1ba294b27d28f87a0c232feea862e1e67577e3a63ca",
+     "Face Mesh, 468 points, 192x192 (mediapipe 0.10.21)"),
+    ("iris_landmark", "3a836e50452807b5d5e3a70dfb1d9cb9afaec3c326e193e4b7d01b1755266141",
+     "iris and eye contour on a 64x64 eye crop (mediapipe 0.10.21)"),
+    ("selfie_segmentation", "10e5832aa52a4276339f1163ee0fa8004dd5b112d42057d2a670a51776703720",
+     "person mask, 256x256 (mediapipe 0.10.21)"),
+    ("selfie_segmentation_landscape", "8bb3c5971d634054176f80736678ee72254d96be7f64a0dc115c70029c82f29b",
+     "person mask, 144x256 (mediapipe 0.10.21)"),
 )
 
-REGISTRY["ldnet"] = WeightSpec(
-    name="ldnet",
-    filename="ldnet.onnx",
-    sha256="e970ae8daf186eb7abdff9dcb2fb6ef66f444bec000a26676730961a8e34e2e6",
-    description="LD-Net E_I + E_P + G (reenactor train ldnet; see reenactor.motion.ldnet, docs/ldnet.md)",
-)
-
-# Face models converted from mediapipe 0.10.21's TFLite files by
-# scripts/convert_face_models.py (Apache-2.0; LICENSE-mediapipe.txt, NOTICE-mediapipe.txt).
-REGISTRY["face_detection_short_range"] = WeightSpec(
-    name="face_detection_short_range",
-    filename="face_detection_short_range.onnx",
-    sha256="cf9e315f15b9fb709ab2c90f7dbebde14150aed2b42ce1a207b0e6024f04944e",
-    description="BlazeFace short-range face detector, 128x128 (mediapipe 0.10.21, see NOTICE-mediapipe.txt)",
-)
-REGISTRY["face_detection_full_range"] = WeightSpec(
-    name="face_detection_full_range",
-    filename="face_detection_full_range.onnx",
-    sha256="a17416c7e4a80a07ba1f67cee6b204f8687f25a2adb902419ecc6c588cebb404",
-    description="BlazeFace full-range face detector, 192x192 (mediapipe 0.10.21)",
-)
-REGISTRY["face_landmark_attention"] = WeightSpec(
-    name="face_landmark_attention",
-    filename="face_landmark_attention.onnx",
-    sha256="f612ed459feaa4bd52ee1c278e9d57983c552a133c3a1ac631d423001228e9be",
-    description="Face Mesh with attention: 468 points + refined lips, eyes, irises, 192x192 (mediapipe 0.10.21)",
-)
-REGISTRY["face_landmark"] = WeightSpec(
-    name="face_landmark",
-    filename="face_landmark.onnx",
-    sha256="1c8aa288c7320bb7e67ca1ba294b27d28f87a0c232feea862e1e67577e3a63ca",
-    description="Face Mesh, 468 points, 192x192 (mediapipe 0.10.21)",
-)
-REGISTRY["iris_landmark"] = WeightSpec(
-    name="iris_landmark",
-    filename="iris_landmark.onnx",
-    sha256="3a836e50452807b5d5e3a70dfb1d9cb9afaec3c326e193e4b7d01b1755266141",
-    description="iris and eye contour on a 64x64 eye crop (mediapipe 0.10.21)",
-)
-REGISTRY["selfie_segmentation"] = WeightSpec(
-    name="selfie_segmentation",
-    filename="selfie_segmentation.onnx",
-    sha256="10e5832aa52a4276339f1163ee0fa8004dd5b112d42057d2a670a51776703720",
-    description="person mask, 256x256 (mediapipe 0.10.21)",
-)
-REGISTRY["selfie_segmentation_landscape"] = WeightSpec(
-    name="selfie_segmentation_landscape",
-    filename="selfie_segmentation_landscape.onnx",
-    sha256="8bb3c5971d634054176f80736678ee72254d96be7f64a0dc115c70029c82f29b",
-    description="person mask, 144x256 (mediapipe 0.10.21)",
-)
+#: name -> spec: the one place that names a shipped model.
+REGISTRY: dict[str, WeightSpec] = {name: WeightSpec(name, f"{name}.onnx", digest, what) for name, digest, what in _MODELS}
 
 
 class WeightsError(ReenactorError):
