@@ -682,15 +682,26 @@ def progress_bar(total: int | None, desc: str, enabled: bool):
 
 
 # ------------------------------------------------------------------ file jobs
+def finish_frame(frame: np.ndarray, output_cfg) -> np.ndarray:
+    """The frame as written: with the visible label when ``output_cfg.watermark`` is set."""
+    if not output_cfg.watermark:
+        return frame
+    from reenactor.render.watermark import watermark
+
+    return watermark(frame)
+
+
 def _encode(frames: Iterable[np.ndarray], output: Path, fps: float, size: tuple[int, int], audio: Path | None, cfg, timer: StageTimer, bar) -> int:
+    from reenactor.io.provenance import provenance
     from reenactor.io.video import VideoWriter
 
     w, h = size
     n = 0
-    with VideoWriter(output, fps=fps, size=(w, h), audio_source=audio, crf=cfg.output.crf, preset=cfg.output.preset) as vw:
+    out = cfg.output
+    with VideoWriter(output, fps=fps, size=(w, h), audio_source=audio, crf=out.crf, preset=out.preset, metadata=provenance()) as vw:
         for frame in frames:
             t0 = time.perf_counter()
-            vw.write(np.ascontiguousarray(frame[:h, :w]))
+            vw.write(finish_frame(np.ascontiguousarray(frame[:h, :w]), out))
             timer.add("encode", time.perf_counter() - t0)
             n += 1
             bar.update(1)

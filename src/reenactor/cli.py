@@ -62,6 +62,7 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
         help="still (default): the head moves over a background filled once behind the person; warp: the background near the head moves with it",
     )
     p.add_argument("--crop", action="store_true", help="output the square face crop instead of the whole portrait")
+    p.add_argument("--watermark", action="store_true", help="add a small visible 'synthetic - reenactor' label (every output is also tagged as synthetic in its metadata)")
     p.add_argument("--face-index", type=_nonneg_int, default=0, help="which face of the portrait, 0 = the largest")
     p.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N frames")
     p.add_argument("--stats", type=Path, default=None, metavar="FILE", help="write run statistics as JSON")
@@ -133,7 +134,8 @@ def _config(args):
     retarget = cfg.retarget
     if getattr(args, "retarget", None):
         retarget = replace(retarget, method=args.retarget)
-    return replace(cfg, render=render, retarget=retarget)
+    output = replace(cfg.output, watermark=True) if getattr(args, "watermark", False) else cfg.output
+    return replace(cfg, render=render, retarget=retarget, output=output)
 
 
 def _write_stats(path: Path | None, stats: dict) -> None:
@@ -205,7 +207,9 @@ def cmd_animate(args) -> int:
 
 
 def _animate_still(r, portrait, driving: Path, output: Path, crop: bool, read_image, write_image) -> dict:
+    from reenactor.api import finish_frame
     from reenactor.errors import NoFaceError
+    from reenactor.io.provenance import provenance
     from reenactor.motion.templates import ExpressionBasis, params_from_still
 
     frame = read_image(driving, what="driver")
@@ -215,7 +219,7 @@ def _animate_still(r, portrait, driving: Path, output: Path, crop: bool, read_im
     params = params_from_still(faces[0], portrait.landmarks)
     target = ExpressionBasis(portrait.rig).landmarks(params)
     out = r.render(portrait, target, None, crop)
-    write_image(output, out)
+    write_image(output, finish_frame(out, r.config.output), metadata=provenance())
     return {"frames": 1, "faces_lost": 0, "reference_frame": None, "fps_end_to_end": None, "output_size": [out.shape[1], out.shape[0]]}
 
 

@@ -239,10 +239,16 @@ class RenderConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    """Encoding of the output video."""
+    """Encoding and marking of the outputs.
+
+    Every output file is tagged as synthetic in its metadata
+    (:mod:`reenactor.io.provenance`); ``watermark`` also draws a small visible
+    label on every frame (:mod:`reenactor.render.watermark`).
+    """
 
     crf: int = 18
     preset: str = "veryfast"
+    watermark: bool = False
 
 
 @dataclass(frozen=True)

@@ -111,13 +111,16 @@ def read_image(
     return np.ascontiguousarray(_apply_orientation(rgb, orientation))
 
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
+def write_image(path: str | os.PathLike, rgb: np.ndarray, metadata: dict[str, str] | None = None) -> None:
     """Write an ``H x W x 3`` uint8 RGB array (0..255) to ``path`` atomically.
 
     The format follows the extension (case-insensitive): ``.png``, ``.jpg`` /
     ``.jpeg`` (quality 95), ``.webp`` (quality 95), ``.bmp``, ``.tif`` /
     ``.tiff``.  The data goes to a temporary file that is renamed onto ``path``
     only when complete (see :func:`reenactor.io.atomic.atomic_output`).
+    ``metadata`` (e.g. :func:`reenactor.io.provenance.provenance`) becomes PNG
+    text chunks, or EXIF ``ImageDescription`` (its ``comment``) and
+    ``Software`` for JPEG, WebP and TIFF; BMP keeps none.
 
     Raises:
         ValueError: ``rgb`` is not an ``H x W x 3`` uint8 array.
@@ -135,12 +138,32 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
             f"cannot write {str(path)!r}: unsupported image extension {ext or '(none)'!r} (use one of {known})"
         )
     fmt, options = IMAGE_WRITE_EXTENSIONS[ext]
+    options = {**options, **_metadata_options(fmt, metadata)} if metadata else options
     image = Image.fromarray(np.ascontiguousarray(rgb))  # HxWx3 uint8 -> mode "RGB"
     with atomic_output(p) as tmp:
         try:
             image.save(tmp, format=fmt, **options)
         except OSError as exc:
             raise OutputError(f"cannot write {str(path)!r}: {_os_reason(exc)}") from exc
+
+
+def _metadata_options(fmt: str, metadata: dict[str, str]) -> dict:
+    """PIL ``save`` options carrying ``metadata`` in format ``fmt``."""
+    from PIL import PngImagePlugin
+
+    from reenactor.io.provenance import EXIF_IMAGE_DESCRIPTION, EXIF_SOFTWARE
+
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        for key, value in metadata.items():
+            info.add_text(key, str(value))
+        return {"pnginfo": info}
+    if fmt in ("JPEG", "WEBP", "TIFF"):
+        exif = Image.Exif()
+        exif[EXIF_IMAGE_DESCRIPTION] = str(metadata.get("comment", ""))
+        exif[EXIF_SOFTWARE] = str(metadata.get("software", ""))
+        return {"exif": exif}
+    return {}
 
 
 def is_image_path(path: str | os.PathLike) -> bool:

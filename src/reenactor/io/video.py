@@ -222,6 +222,8 @@ class VideoWriter:
         crf: x264 constant rate factor (0..51, lower is better; 18 is visually
             lossless for most content).
         preset: x264 preset ("ultrafast" ... "veryslow").
+        metadata: container tags (e.g. :func:`reenactor.io.provenance.provenance`);
+            MP4/MOV keep ``comment``, ``description`` and others the muxer knows.
 
     Raises:
         ValueError: odd or non-positive size, bad fps or crf.
@@ -237,6 +239,7 @@ class VideoWriter:
         audio_source: str | os.PathLike | None = None,
         crf: int = 18,
         preset: str = "veryfast",
+        metadata: dict[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
         width, height = (int(v) for v in size)
@@ -262,6 +265,7 @@ class VideoWriter:
         try:
             options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
             self._container = av.open(str(self._tmp), mode="w", format=fmt, options=options)
+            self._container.metadata.update({k: str(v) for k, v in (metadata or {}).items()})
             vs = self._container.add_stream("libx264", rate=self.rate)
             vs.width, vs.height = width, height
             vs.pix_fmt = "yuv420p"
