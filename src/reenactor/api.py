@@ -674,6 +674,15 @@ def even_size(height: int, width: int) -> tuple[int, int]:
     return height - height % 2, width - width % 2
 
 
+def video_size(reenactor: "Reenactor", portrait: PreparedPortrait, crop_output: bool) -> tuple[int, int]:
+    """(width, height) of the video written for ``portrait``: even, and within
+    ``OutputConfig.max_size`` and H.264 level 5.1 (:func:`reenactor.io.video.fit_video_size`)."""
+    from reenactor.io.video import fit_video_size
+
+    w, h = (reenactor.config.render.work_size,) * 2 if crop_output else portrait.size
+    return fit_video_size(w, h, reenactor.config.output.max_size)
+
+
 def progress_bar(total: int | None, desc: str, enabled: bool):
     """A tqdm bar on stderr (frames, fps, time left), or a no-op."""
     from tqdm import tqdm
@@ -691,6 +700,14 @@ def finish_frame(frame: np.ndarray, output_cfg) -> np.ndarray:
     return watermark(frame)
 
 
+def _fit_frame(frame: np.ndarray, w: int, h: int) -> np.ndarray:
+    """``frame`` at (w, h): its top-left when it is at most a pixel larger (odd sizes), else resized."""
+    fh, fw = frame.shape[:2]
+    if fw - w <= 1 and fh - h <= 1:
+        return np.ascontiguousarray(frame[:h, :w])
+    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+
+
 def _encode(frames: Iterable[np.ndarray], output: Path, fps: float, size: tuple[int, int], audio: Path | None, cfg, timer: StageTimer, bar) -> int:
     from reenactor.io.provenance import provenance
     from reenactor.io.video import VideoWriter
@@ -701,7 +718,7 @@ def _encode(frames: Iterable[np.ndarray], output: Path, fps: float, size: tuple[
     with VideoWriter(output, fps=fps, size=(w, h), audio_source=audio, crf=out.crf, preset=out.preset, metadata=provenance()) as vw:
         for frame in frames:
             t0 = time.perf_counter()
-            vw.write(finish_frame(np.ascontiguousarray(frame[:h, :w]), out))
+            vw.write(finish_frame(_fit_frame(frame, w, h), out))
             timer.add("encode", time.perf_counter() - t0)
             n += 1
             bar.update(1)
@@ -740,8 +757,7 @@ def animate_file(
     t_start = time.perf_counter()
     with progress_bar(total, "tracking driver", progress) as bar:
         track = reenactor.track(iter_frames(driving, max_frames, what="driver"), info.fps, reference_frame, bar.update, timer, portrait=portrait)
-    size = (reenactor.config.render.work_size,) * 2 if crop_output else portrait.size
-    h, w = even_size(size[1], size[0])
+    w, h = video_size(reenactor, portrait, crop_output)
     with progress_bar(len(track.landmarks), "rendering", progress) as bar:
         frames = reenactor.iter_render(portrait, track, crop_output, motion, timer)
         n = _encode(frames, output, info.fps, (w, h), driving if info.has_audio else None, reenactor.config, timer, bar)
@@ -778,8 +794,7 @@ def animate_template(
     params = template(name, fps)[:max_frames]
     timer = StageTimer()
     t_start = time.perf_counter()
-    size = (reenactor.config.render.work_size,) * 2 if crop_output else portrait.size
-    h, w = even_size(size[1], size[0])
+    w, h = video_size(reenactor, portrait, crop_output)
     with progress_bar(len(params), f"rendering '{name}'", progress) as bar:
         n = _encode(reenactor.animate_params(portrait, params, crop_output, timer), output, fps, (w, h), None, reenactor.config, timer, bar)
     elapsed = time.perf_counter() - t_start

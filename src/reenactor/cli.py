@@ -63,6 +63,8 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--crop", action="store_true", help="output the square face crop instead of the whole portrait")
     p.add_argument("--watermark", action="store_true", help="add a small visible 'synthetic - reenactor' label (every output is also tagged as synthetic in its metadata)")
+    p.add_argument("--max-size", type=_nonneg_int, default=None, metavar="N",
+                   help="videos: longer side at most N px and within H.264 level 5.1 (default 4096; 0 keeps the portrait's full size)")
     p.add_argument("--face-index", type=_nonneg_int, default=0, help="which face of the portrait, 0 = the largest")
     p.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N frames")
     p.add_argument("--stats", type=Path, default=None, metavar="FILE", help="write run statistics as JSON")
@@ -135,7 +137,31 @@ def _config(args):
     if getattr(args, "retarget", None):
         retarget = replace(retarget, method=args.retarget)
     output = replace(cfg.output, watermark=True) if getattr(args, "watermark", False) else cfg.output
+    if getattr(args, "max_size", None) is not None:
+        output = replace(output, max_size=args.max_size)
     return replace(cfg, render=render, retarget=retarget, output=output)
+
+
+def _status(args, text: str) -> None:
+    """One status line on stderr before the progress bar starts (not with --quiet)."""
+    if not args.quiet:
+        print(f"reenactor: {text}", file=sys.stderr, flush=True)
+
+
+def _fit_portrait(args, image, cfg, video: bool):
+    """The portrait brought within the video size cap (rendering it larger would be thrown away)."""
+    from reenactor.io.video import fit_video_size
+
+    h, w = image.shape[:2]
+    if not video or args.crop or cfg.output.max_size <= 0:
+        return image, None
+    fw, fh = fit_video_size(w, h, cfg.output.max_size)
+    if fw >= w - 1 and fh >= h - 1:
+        return image, None
+    import cv2
+
+    _status(args, f"portrait {w}x{h} is larger than a video player takes: rendering at {fw}x{fh} (--max-size 0 keeps it)")
+    return cv2.resize(image, (fw, fh), interpolation=cv2.INTER_AREA), [w, h]
 
 
 def _write_stats(path: Path | None, stats: dict) -> None:
@@ -180,8 +206,11 @@ def cmd_animate(args) -> int:
     if not still_driver and suffix not in (".mp4", ".m4v", ".mov", ".mkv"):
         raise OutputError(f"unsupported output extension {suffix or '(none)'!r}: use .mp4")
     cfg = _config(args)
+    _status(args, f"reading {args.source.name}")
     image = read_image(args.source, max_side=cfg.max_image_side, what="portrait")
+    image, scaled_from = _fit_portrait(args, image, cfg, video=not still_driver)
     r = Reenactor(cfg)
+    _status(args, f"preparing the portrait ({image.shape[1]}x{image.shape[0]}): face, landmarks, person layer")
     portrait = r.prepare(image, args.face_index)
     if still_driver:
         stats = _animate_still(r, portrait, args.driving, args.output, args.crop, read_image, write_image)
@@ -200,6 +229,8 @@ def cmd_animate(args) -> int:
             progress=not args.quiet,
         )
     stats["portrait_faces"] = portrait.faces
+    if scaled_from is not None:
+        stats["portrait_scaled_from"] = scaled_from
     _write_stats(args.stats, stats)
     if not args.quiet:
         print(_summary(stats, args.output), file=sys.stderr)

@@ -249,6 +249,10 @@ class OutputConfig:
     crf: int = 18
     preset: str = "veryfast"
     watermark: bool = False
+    #: Videos: longer side at most this many pixels, and never more than H.264
+    #: level 5.1's frame size (36,864 macroblocks, e.g. 4096x2304), so browsers
+    #: and players decode it; 0 keeps the portrait's full size.
+    max_size: int = 4096
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,29 @@ def has_audio(path: str | os.PathLike, *, what: str = "file") -> bool:
         return bool(container.streams.audio)
 
 
+#: H.264 level 5.1's largest frame, in 16x16 macroblocks (4096x2304 is exactly this);
+#: what browsers and most hardware players decode.
+H264_LEVEL51_MACROBLOCKS = 36864
+
+
+def fit_video_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """The largest even ``(width, height)`` of the same aspect, at most ``max_side`` on the
+    longer side and at most :data:`H264_LEVEL51_MACROBLOCKS` macroblocks; ``max_side <= 0``
+    only rounds down to even numbers.
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError(f"video size must be positive, got {width}x{height}")
+    even = lambda v: max(2, int(v) - int(v) % 2)  # noqa: E731
+    if max_side <= 0:
+        return even(width), even(height)
+    scale = min(1.0, max_side / max(width, height), (H264_LEVEL51_MACROBLOCKS * 256 / (width * height)) ** 0.5)
+    w, h = even(width * scale), even(height * scale)
+    while -(-w // 16) * -(-h // 16) > H264_LEVEL51_MACROBLOCKS:  # macroblock rounding
+        scale *= 0.995
+        w, h = even(width * scale), even(height * scale)
+    return w, h
+
+
 class VideoWriter:
     """Write RGB frames to an H.264 video, with the audio of another file muxed in.
 

@@ -1,0 +1,57 @@
+"""Videos stay within what players decode: --max-size and H.264 level 5.1."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import av
+import pytest
+
+from reenactor.api import Reenactor, animate_template
+from reenactor.config import ReenactorConfig
+from reenactor.io.video import H264_LEVEL51_MACROBLOCKS, fit_video_size
+
+
+@pytest.mark.parametrize("size", [(4352, 2903), (2903, 4352), (4097, 2305), (8000, 100), (1001, 999), (640, 480)])
+def test_fit_video_size(size):
+    w, h = fit_video_size(*size, 4096)
+    assert w % 2 == 0 and h % 2 == 0 and max(w, h) <= 4096
+    assert -(-w // 16) * -(-h // 16) <= H264_LEVEL51_MACROBLOCKS
+    aspect = size[0] / size[1]
+    assert abs(w / h - aspect) <= aspect * (2 / h + 2 / w)  # aspect kept up to the even rounding
+    if size == (640, 480):
+        assert (w, h) == size
+    assert fit_video_size(*size, 0) == (size[0] - size[0] % 2, size[1] - size[1] % 2)
+
+
+def _size(path):
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return s.width, s.height
+
+
+def test_api_video_is_capped(tmp_path, prepared):
+    cfg = ReenactorConfig()
+    small = Reenactor(replace(cfg, output=replace(cfg.output, max_size=256)))
+    stats = animate_template(small, prepared, "blink", tmp_path / "s.mp4", max_frames=2)
+    assert _size(tmp_path / "s.mp4") == (256, 256) and stats["output_size"] == [256, 256]
+
+
+def test_cli_max_size(tmp_path, capsys):
+    from skimage import data
+
+    from reenactor.cli import main
+    from reenactor.io.image import write_image
+
+    write_image(tmp_path / "p.png", data.astronaut())
+    for flag, want in (("256", (256, 256)), ("0", (512, 512))):
+        out, stats = tmp_path / f"o{flag}.mp4", tmp_path / f"s{flag}.json"
+        assert main(["animate", "-s", str(tmp_path / "p.png"), "--motion", "blink", "-o", str(out),
+                     "--max-frames", "2", "--max-size", flag, "--stats", str(stats)]) == 0
+        assert _size(out) == want
+        record = json.loads(stats.read_text())
+        assert record["output_size"] == list(want)
+        assert record.get("portrait_scaled_from") == ([512, 512] if flag == "256" else None)
+    err = capsys.readouterr().err
+    assert "preparing the portrait" in err and "rendering at 256x256" in err
