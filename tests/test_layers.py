@@ -181,10 +181,11 @@ def test_layers_reject_bad_input():
 
 
 def test_unknown_background_mode_is_rejected():
-    from reenactor.api import Reenactor
+    from reenactor.config import ConfigError
 
-    with pytest.raises(InputError):
-        Reenactor(_config("blur"))
+    # The configuration refuses it when it is made, before any Reenactor.
+    with pytest.raises(ConfigError, match="background"):
+        _config("blur")
 
 
 def test_cli_accepts_background():

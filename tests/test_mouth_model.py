@@ -188,8 +188,7 @@ def test_cli_accepts_mouth_learned():
 
 
 def test_unknown_mouth_mode_is_refused(astronaut):
-    from reenactor.config import RenderConfig
-    from reenactor.render.mouth import MouthRenderer
+    from reenactor.config import ConfigError, RenderConfig
 
-    with pytest.raises(ValueError):
-        MouthRenderer(astronaut, np.zeros((478, 3)), RenderConfig(mouth="teeth"))
+    with pytest.raises(ConfigError, match="mouth"):  # refused by the configuration itself
+        RenderConfig(mouth="teeth")

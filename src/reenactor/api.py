@@ -532,7 +532,7 @@ class Reenactor:
     ) -> ReferenceChoice:
         """The driver's motion reference frame.
 
-        ``reference_frame`` when given; else, with a portrait and
+        ``reference_frame`` when given (else ``RetargetConfig.reference_frame``); else, with a portrait and
         ``RetargetConfig.reference == "match"``, the driver frame whose head
         pose and expression are closest to the portrait's own
         (:func:`reenactor.motion.reference.match_reference`); else the most
@@ -545,6 +545,8 @@ class Reenactor:
         Raises:
             InputError: reference_frame out of range or without a face.
         """
+        if reference_frame is None:
+            reference_frame = self.config.retarget.reference_frame
         if reference_frame is not None:
             if not 0 <= reference_frame < len(landmarks):
                 raise InputError(f"--reference-frame {reference_frame} is outside the driver's {len(landmarks)} frames")

@@ -1,7 +1,10 @@
 """Configuration: frozen dataclasses holding every default of the pipeline.
 
 Nothing else in the package hard-codes a tunable value; modules receive the
-relevant sub-config. Build variants with :func:`dataclasses.replace`::
+relevant sub-config. Every section checks its values when it is made
+(allowed choices, ranges, ordered pairs) and raises :class:`ConfigError`
+with a one-line message. Build variants with :func:`dataclasses.replace`
+(which checks again)::
 
     from dataclasses import replace
     cfg = ReenactorConfig()
@@ -10,7 +13,59 @@ relevant sub-config. Build variants with :func:`dataclasses.replace`::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+
+from reenactor.errors import ReenactorError
+
+
+class ConfigError(ReenactorError):
+    """A configuration value is outside what the pipeline accepts."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed numbers: ``lo <= v <= hi`` (``<`` where ``open_lo``/``open_hi``); None is no bound."""
+
+    lo: float | None = None
+    hi: float | None = None
+    open_lo: bool = False
+    open_hi: bool = False
+    integer: bool = False
+    optional: bool = False
+
+    def check(self, name: str, v) -> None:
+        if v is None and self.optional:
+            return
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (self.integer and not isinstance(v, int)):
+            raise ConfigError(f"{name} must be {'an integer' if self.integer else 'a number'}, not {v!r}")
+        low = self.lo is not None and (v <= self.lo if self.open_lo else v < self.lo)
+        high = self.hi is not None and (v >= self.hi if self.open_hi else v > self.hi)
+        if low or high:
+            lo = "-inf" if self.lo is None else self.lo
+            hi = "inf" if self.hi is None else self.hi
+            raise ConfigError(f"{name} must be in {'(' if self.open_lo else '['}{lo}, {hi}{')' if self.open_hi else ']'}, not {v!r}")
+
+
+def _validate(obj, rules: dict, ordered: tuple = ()) -> None:
+    """Check every field of ``obj`` named in ``rules`` (a :class:`Range` or a tuple of choices),
+    and each ``(a, b)`` of ``ordered`` for ``a <= b``."""
+    cls = type(obj).__name__
+    for f in fields(obj):
+        rule, value = rules.get(f.name), getattr(obj, f.name)
+        if isinstance(rule, Range):
+            rule.check(f"{cls}.{f.name}", value)
+        elif rule is not None and value not in rule:
+            raise ConfigError(f"{cls}.{f.name} must be one of {', '.join(map(repr, rule))}, not {value!r}")
+    for a, b in ordered:
+        if getattr(obj, a) > getattr(obj, b):
+            raise ConfigError(f"{cls}.{a} ({getattr(obj, a)}) must not exceed {cls}.{b} ({getattr(obj, b)})")
+
+
+_PROB = Range(0.0, 1.0)
+_NONNEG = Range(0.0)
+_POS = Range(0.0, open_lo=True)
+_COUNT = Range(1, integer=True)
+_NONNEG_INT = Range(0, integer=True)
 
 
 @dataclass(frozen=True)
@@ -26,6 +81,11 @@ class DetectionConfig:
     redetect_frames: int = 5
     #: Largest side of the image given to the portrait face detector.
     portrait_detect_side: int = 1024
+
+    def __post_init__(self) -> None:
+        _validate(self, {"min_detection_confidence": Range(0.0, 1.0, open_lo=True, open_hi=True),
+                         "min_tracking_confidence": _PROB, "max_faces": _COUNT, "redetect_frames": _COUNT,
+                         "portrait_detect_side": Range(64, integer=True)})
 
 
 @dataclass(frozen=True)
@@ -46,6 +106,9 @@ class SmoothingConfig:
     #: motion (the live session, frame by frame, is always causal).
     two_pass: bool = True
 
+    def __post_init__(self) -> None:
+        _validate(self, {"min_cutoff": _POS, "beta": _NONNEG, "d_cutoff": _POS, "lost_blend_frames": _NONNEG_INT})
+
 
 @dataclass(frozen=True)
 class RetargetConfig:
@@ -55,7 +118,8 @@ class RetargetConfig:
     #: portrait's own landmarks (cross-identity). "absolute": the driver's
     #: landmarks are used as they are after a global alignment (same person).
     mode: str = "relative"
-    #: Driver reference frame; None chooses it by ``reference``.
+    #: Driver reference frame (the default of ``--reference-frame``); None
+    #: chooses it by ``reference``.
     reference_frame: int | None = None
     #: How the reference frame is chosen when none is given: "match" takes the
     #: driver frame whose head pose and expression are closest to the
@@ -97,6 +161,16 @@ class RetargetConfig:
     #: (the learned Landmark Disentanglement Network, shipped ONNX weights;
     #: see docs/ldnet.md for how the two compare).
     method: str = "geometric"
+
+    def __post_init__(self) -> None:
+        _validate(
+            self,
+            {"mode": ("relative", "absolute"), "reference_frame": Range(0, integer=True, optional=True),
+             "reference": ("match", "neutral"), "min_ratio": _POS, "max_ratio": _POS, "eye_min_ratio": _POS,
+             "eye_max_ratio": _POS, "eye_closed_fraction": Range(0.0, 1.0, open_hi=True), "max_yaw": Range(0.0, 90.0),
+             "translation_gain": _NONNEG, "expression_gain": _NONNEG, "method": ("geometric", "ldnet")},
+            ordered=(("min_ratio", "max_ratio"), ("eye_min_ratio", "eye_max_ratio")),
+        )
 
 
 @dataclass(frozen=True)
@@ -206,8 +280,6 @@ class RenderConfig:
     #: clips (22.47 vs 22.67 dB); without it the irises move with the warped
     #: eye mesh (the iris points are part of it), so gaze still transfers.
     eyes: bool = False
-    #: Feather (pixels) of the paste-back mask at the crop boundary.
-    paste_feather: int = 24
     #: Background: "still" (the person moves over a background plate filled
     #: once per portrait, see render/layers.py) or "warp" (everything in the
     #: crop is warped, the background near the head moves with it).
@@ -236,6 +308,27 @@ class RenderConfig:
     #: layers to be used (else the portrait is warped as a whole).
     layer_min_cover: float = 0.25
 
+    def __post_init__(self) -> None:
+        nonneg = ("crop_margin_blur", "edge_margin", "contour_sigma", "seam_gap_start", "seam_gap_full", "lid_blur",
+                  "lash_line_width", "head_ring_outward", "head_ring_back", "mouth_open_threshold", "mouth_feather",
+                  "layer_refine_radius", "layer_refine_eps", "layer_plate_grow", "layer_mirror_depth",
+                  "layer_fill_blur", "layer_strand_width")
+        rules = {name: _NONNEG for name in nonneg}
+        rules.update({name: _PROB for name in ("neck_follow", "mirror_visibility", "lash_fraction", "lash_line",
+                                               "lash_line_start", "lash_line_full", "layer_min_cover")})
+        rules.update({name: _NONNEG_INT for name in ("border_margin", "face_feather", "seam_feather")})
+        rules.update({
+            "work_size": Range(128, 2048, integer=True), "crop_scale": Range(1.0, open_lo=True), "crop_shift": Range(-1.0, 1.0),
+            "hair_radius": _POS, "field_size": Range(8, integer=True), "lid_stretch_start": _POS, "lid_stretch_full": _POS,
+            "mouth": ("driver", "learned", "synthetic", "off"), "mouth_open_ramp": _POS, "background": ("still", "warp"),
+            "layer_model": (0, 1), "layer_fill_side": Range(32, integer=True),
+        })
+        _validate(self, rules, ordered=(("lid_stretch_start", "lid_stretch_full"), ("lash_line_start", "lash_line_full")))
+        if self.seam_gap_full and self.seam_gap_start > self.seam_gap_full:  # seam_gap_full 0 disables the seam layer
+            raise ConfigError(f"RenderConfig.seam_gap_start ({self.seam_gap_start}) must not exceed seam_gap_full ({self.seam_gap_full})")
+        if self.work_size % 2:
+            raise ConfigError(f"RenderConfig.work_size must be even, not {self.work_size}")
+
 
 @dataclass(frozen=True)
 class OutputConfig:
@@ -254,6 +347,11 @@ class OutputConfig:
     #: and players decode it; 0 keeps the portrait's full size.
     max_size: int = 4096
 
+    def __post_init__(self) -> None:
+        presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+        _validate(self, {"crf": Range(0, 51, integer=True), "preset": presets, "watermark": (False, True),
+                         "max_size": _NONNEG_INT})
+
 
 @dataclass(frozen=True)
 class ReenactorConfig:
@@ -266,3 +364,6 @@ class ReenactorConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     #: Largest accepted side of a portrait, in pixels.
     max_image_side: int = 8192
+
+    def __post_init__(self) -> None:
+        _validate(self, {"max_image_side": Range(32, integer=True)})
