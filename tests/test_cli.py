@@ -142,3 +142,16 @@ def test_interrupt_leaves_no_partial_output(files, tmp_path, monkeypatch, capsys
     rc = main(["animate", "-s", str(files["portrait"]), "-d", str(files["driver"]), "-o", str(out), "-q"])
     assert rc == 130
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_portrait_sizes_compare_in_one_run(tmp_path):
+    """`reenactor bench --portrait-size A,B` runs each size in its own process and compares them."""
+    import json
+
+    from reenactor.cli import main
+
+    out = tmp_path / "b.json"
+    assert main(["bench", "--portrait-size", "256,384", "--frames", "3", "--json", str(out)]) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["portrait_size"] for r in runs] == [[256, 256], [384, 384]]
+    assert all(r["first_frame_s"] > 0 and r["peak_rss_mb"] > 0 for r in runs)

@@ -54,6 +54,8 @@ class StageTimer:
     def __init__(self) -> None:
         self.total: dict[str, float] = defaultdict(float)
         self.count: dict[str, int] = defaultdict(int)
+        #: ``time.perf_counter()`` when the first output frame was written, or None.
+        self.first_frame: float | None = None
 
     def add(self, stage: str, seconds: float) -> None:
         self.total[stage] += seconds * 1000.0
@@ -721,6 +723,8 @@ def _encode(frames: Iterable[np.ndarray], output: Path, fps: float, size: tuple[
         for frame in frames:
             t0 = time.perf_counter()
             vw.write(finish_frame(_fit_frame(frame, w, h), out))
+            if timer.first_frame is None:
+                timer.first_frame = time.perf_counter()
             timer.add("encode", time.perf_counter() - t0)
             n += 1
             bar.update(1)
@@ -773,6 +777,7 @@ def animate_file(
         "fps_driver": round(info.fps, 3),
         "fps_end_to_end": round(n / elapsed, 2),
         "seconds": round(elapsed, 2),
+        "first_frame_s": None if timer.first_frame is None else round(timer.first_frame - t_start, 3),
         "output_size": [w, h],
         "audio": bool(info.has_audio),
         "ms_per_frame": timer.per_frame(n),

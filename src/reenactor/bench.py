@@ -36,7 +36,21 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_bench(driving: Path | None = None, source: Path | None = None, frames: int = 150, work_size: int = 512) -> dict:
+def _resized(image, side: int | None):
+    """``image`` with its longer side brought to ``side`` pixels (area-averaged down, cubic up)."""
+    if not side:
+        return image
+    import cv2
+
+    h, w = image.shape[:2]
+    f = side / max(h, w)
+    size = (max(2, round(w * f)), max(2, round(h * f)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+
+
+def run_bench(
+    driving: Path | None = None, source: Path | None = None, frames: int = 150, work_size: int = 512, portrait_side: int | None = None
+) -> dict:
     """Run the whole pipeline once and time every stage.
 
     Returns:
@@ -50,10 +64,11 @@ def run_bench(driving: Path | None = None, source: Path | None = None, frames: i
     from reenactor.config import ReenactorConfig
     from reenactor.io.image import read_image
 
+    t_start = time.perf_counter()
     cfg = ReenactorConfig()
-    cfg = replace(cfg, render=replace(cfg.render, work_size=work_size))
+    cfg = replace(cfg, render=replace(cfg.render, work_size=work_size), output=replace(cfg.output, max_size=0))
     r = Reenactor(cfg)
-    image = read_image(source, what="portrait") if source else data.astronaut()
+    image = _resized(read_image(source, what="portrait") if source else data.astronaut(), portrait_side)
     t0 = time.perf_counter()
     portrait = r.prepare(image)
     r._space(portrait, crop_output=False)  # per-portrait layers (irises, mouth, person/background)
@@ -69,14 +84,18 @@ def run_bench(driving: Path | None = None, source: Path | None = None, frames: i
                 animate_template(r, portrait, "demo", driving, max_frames=frames)
                 note = " (rendered: ../shared/data not found)"
         out = Path(tmp) / "out.mp4"
-        r.prepare(image)  # warm caches; not timed twice
+        t_file = time.perf_counter()
         stats = animate_file(r, portrait, driving, out, max_frames=frames)
     ms = stats["ms_per_frame"]
     warp_ms = ms.get("warp_field", 0) + ms.get("remap", 0)
     n = stats["frames"]
+    first_s = None if stats.get("first_frame_s") is None else t_file - t_start + stats["first_frame_s"]
+    h, w = image.shape[:2]
     report = {
         "driving": str(driving) + note,
-        "portrait": str(source) if source else "skimage astronaut 512x512",
+        "portrait": f"{source if source else 'skimage astronaut'} at {w}x{h}",
+        "portrait_size": [w, h],
+        "first_frame_s": None if first_s is None else round(first_s, 2),
         "frames": n,
         "work_size": work_size,
         "prepare_ms": round(prepare_ms, 1),
@@ -102,7 +121,45 @@ def run_bench(driving: Path | None = None, source: Path | None = None, frames: i
         f"  warp alone (field + remap): {report['fps_warp_only']} fps",
         f"  render (retarget + warp + mouth/eyes): {report['fps_render_only']} fps",
         f"  end to end (decode .. encode): {report['fps_end_to_end']} fps",
+        f"  first frame written after: {report['first_frame_s']} s (from start: read, prepare, track, render)",
         f"  peak memory (max RSS): {report['peak_rss_mb']} MB",
     ]
     report["text"] = "\n".join(lines)
     return report
+
+
+def compare_sizes(args, sizes: list[int]) -> dict:
+    """One ``reenactor bench --portrait-size N`` per size, each in a fresh process (so peak
+    memory is its own), and a table comparing them with the first size."""
+    import json
+    import subprocess
+    import sys
+
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="reenactor-bench-") as tmp:
+        for side in sizes:
+            out = Path(tmp) / f"{side}.json"
+            cmd = [sys.executable, "-c", "import sys; from reenactor.cli import main; sys.exit(main(sys.argv[1:]))",
+                   "bench", "--portrait-size", str(side), "--frames", str(args.frames), "--work-size", str(args.work_size),
+                   "--json", str(out)]
+            cmd += ["--driving", str(args.driving)] if args.driving else []
+            cmd += ["--source", str(args.source)] if args.source else []
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"bench at {side} px failed: {done.stderr.strip().splitlines()[-1:]}")
+            runs.append(json.loads(out.read_text()))
+    base = runs[0]
+    total = lambda r: sum(v for k, v in r["stages_ms_per_frame"].items() if k != "mux_audio")  # noqa: E731
+    lines = [f"reenactor bench: the same portrait at {', '.join(str(s) for s in sizes)} px, {base['frames']} frames each",
+             f"  driver: {base['driving']}", "",
+             f"  {'portrait':<12}{'ms/frame':>10}{'x first':>9}{'fps':>8}{'prepare ms':>12}{'1st frame s':>13}{'peak MB':>9}"]
+    for r in runs:
+        w, h = r["portrait_size"]
+        lines.append(f"  {f'{w}x{h}':<12}{total(r):>10.1f}{total(r) / total(base):>9.2f}{r['fps_end_to_end']:>8.1f}"
+                     f"{r['prepare_ms']:>12.0f}{r['first_frame_s'] or 0:>13.2f}{r['peak_rss_mb']:>9.0f}")
+    stages = list(base["stages_ms_per_frame"])
+    lines += ["", "  ms per frame by stage:", "  " + f"{'portrait':<12}" + "".join(f"{k[:11]:>12}" for k in stages)]
+    for r in runs:
+        w, h = r["portrait_size"]
+        lines.append("  " + f"{f'{w}x{h}':<12}" + "".join(f"{r['stages_ms_per_frame'].get(k, 0):>12.2f}" for k in stages))
+    return {"runs": runs, "text": "\n".join(lines)}

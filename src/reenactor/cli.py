@@ -41,6 +41,16 @@ _positive_int = _int_at_least(1)
 _nonneg_int = _int_at_least(0)
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 640,4000, got {text!r}") from None
+    if not sizes or any(v < 64 or v > 8192 for v in sizes):
+        raise argparse.ArgumentTypeError("portrait sizes must be between 64 and 8192 px")
+    return sizes
+
+
 def _work_size(text: str) -> int:
     v = _positive_int(text)
     if v < 128 or v > 2048 or v % 2:
@@ -109,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--frames", type=_positive_int, default=150, help="frames to run (default 150)")
     b.add_argument("--work-size", type=_work_size, default=512)
     b.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
+    b.add_argument("--portrait-size", type=_sizes, default=None, metavar="N[,N...]",
+                   help="bring the portrait's longer side to N px (e.g. 640,4000: one run per size, each in its own process, compared)")
 
     try:
         from reenactor.eval.cli import add_eval_parser
@@ -273,9 +285,13 @@ def cmd_demo(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from reenactor.bench import run_bench
+    from reenactor.bench import compare_sizes, run_bench
 
-    report = run_bench(driving=args.driving, source=args.source, frames=args.frames, work_size=args.work_size)
+    sizes = args.portrait_size or [None]
+    if len(sizes) > 1:
+        report = compare_sizes(args, sizes)
+    else:
+        report = run_bench(driving=args.driving, source=args.source, frames=args.frames, work_size=args.work_size, portrait_side=sizes[0])
     print(report["text"])
     if args.json:
         _write_stats(args.json, {k: v for k, v in report.items() if k != "text"})
