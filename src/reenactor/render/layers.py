@@ -398,7 +398,10 @@ def person_cover(alpha: np.ndarray, landmarks: np.ndarray) -> float:
     face = np.zeros((h, w), np.uint8)
     cv2.fillPoly(face, [np.round(pts[list(T.face_oval())] * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
     k = max(3, int(0.3 * float(np.ptp(pts, axis=0).max())) | 1)
-    band = (cv2.dilate(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0) & (face == 0)
+    # The pixels within k/2 of the face: a distance transform, linear in the
+    # image size (an elliptic dilation by k took 14 s on a 4000 px portrait).
+    dist = cv2.distanceTransform((face == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    band = (dist <= k // 2) & (face == 0)
     if not band.any():
         return 0.0
     return float((alpha[band] > 0.5).mean())
