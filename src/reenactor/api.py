@@ -61,6 +61,12 @@ class StageTimer:
         self.total[stage] += seconds * 1000.0
         self.count[stage] += 1
 
+    def encoded(self, seconds: float) -> None:
+        """One frame written (called on the encoding thread): its time, and the first frame's moment."""
+        self.add("encode", seconds)
+        if self.first_frame is None:
+            self.first_frame = time.perf_counter()
+
     def per_frame(self, frames: int) -> dict[str, float]:
         """Mean milliseconds per output frame for each stage."""
         return {k: round(v / max(frames, 1), 3) for k, v in self.total.items()}
@@ -726,6 +732,7 @@ def _fit_frame(frame: np.ndarray, w: int, h: int) -> np.ndarray:
 
 
 def _encode(frames: Iterable[np.ndarray], output: Path, fps: float, size: tuple[int, int], audio: Path | None, cfg, timer: StageTimer, bar) -> int:
+    from reenactor.io.background import BackgroundWriter
     from reenactor.io.provenance import provenance
     from reenactor.io.video import VideoWriter
 
@@ -733,14 +740,11 @@ def _encode(frames: Iterable[np.ndarray], output: Path, fps: float, size: tuple[
     n = 0
     out = cfg.output
     with VideoWriter(output, fps=fps, size=(w, h), audio_source=audio, crf=out.crf, preset=out.preset, metadata=provenance()) as vw:
-        for frame in frames:
-            t0 = time.perf_counter()
-            vw.write(finish_frame(_fit_frame(frame, w, h), out))
-            if timer.first_frame is None:
-                timer.first_frame = time.perf_counter()
-            timer.add("encode", time.perf_counter() - t0)
-            n += 1
-            bar.update(1)
+        with BackgroundWriter(vw.write, on_written=timer.encoded) as writer:  # encodes while the next frame renders
+            for frame in frames:
+                writer.put(finish_frame(_fit_frame(frame, w, h), out))
+                n += 1
+                bar.update(1)
         t0 = time.perf_counter()
     timer.add("mux_audio", time.perf_counter() - t0)
     return n
