@@ -81,7 +81,7 @@ def write_markdown(
         f"Measured {meta.get('date')} with reenactor {meta.get('reenactor_version')} (git {meta.get('git')}), "
         f"dlib {meta.get('dlib_version')}; up to {meta['max_frames']} frames per clip, identity descriptors on "
         f"{stride_text(meta['id_stride'])}. All metrics use dlib (HOG detector, 68 landmarks averaged "
-        "over the frame and its mirror image, ResNet descriptor), never the pipeline's mediapipe. The sets are fixed in `src/reenactor/eval/sets.tsv`.",
+        "over the frame and its mirror image, ResNet descriptor), never the pipeline's own face models. The sets are fixed in `src/reenactor/eval/sets.tsv`.",
         "",
         "Methods: **static** = the portrait unchanged (identity bound), **driver** = the driver frames "
         "(motion bound; left out of the self protocol, where it is the ground truth), **naive2d** = 2D "
