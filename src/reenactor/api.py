@@ -21,13 +21,14 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
-from reenactor.config import ReenactorConfig
+from reenactor.config import ReenactorConfig, RenderConfig
 from reenactor.errors import InputError, NoFaceError
 from reenactor.face.landmarks import LandmarkDetector, face_size
 from reenactor.face.smooth import OneEuroFilter, smooth_track
@@ -131,6 +132,11 @@ class PreparedPortrait:
         crop_landmarks: (478, 3) landmarks in crop pixels.
         crop_image: SxSx3 uint8 RGB working crop (S = work_size).
         faces: number of faces found in the portrait.
+        render_config: the :class:`~reenactor.config.RenderConfig` it was
+            prepared with; the crop, its landmarks and every cached drawing
+            space belong to it. A :class:`Reenactor` with another render
+            configuration draws from its own view of the portrait
+            (:meth:`Reenactor.bind`), never from these caches.
     """
 
     image: np.ndarray
@@ -140,7 +146,9 @@ class PreparedPortrait:
     crop_image: np.ndarray
     faces: int
     rig: PortraitRig
+    render_config: RenderConfig | None = None
     _spaces: dict = field(default_factory=dict, repr=False)
+    _views: dict = field(default_factory=dict, repr=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -252,18 +260,48 @@ class Reenactor:
             raise NoFaceError("no face found in the portrait")
         if face_index < 0 or face_index >= len(faces):
             raise NoFaceError(f"--face-index {face_index} asked, but the portrait has {len(faces)} face(s)")
-        lm = faces[face_index].astype(np.float64)
-        crop = CropTransform.around_face(lm, self.config.render)
-        crop_lm = crop.to_crop(lm)
+        return self._derive(image, faces[face_index].astype(np.float64), len(faces))
+
+    def _derive(self, image: np.ndarray, landmarks: np.ndarray, faces: int) -> PreparedPortrait:
+        """The crop, its landmarks and rig of a found face, under this renderer's configuration."""
+        cfg = self.config.render
+        crop = CropTransform.around_face(landmarks, cfg)
+        crop_lm = crop.to_crop(landmarks)
         return PreparedPortrait(
             image=image,
-            landmarks=lm,
+            landmarks=landmarks,
             crop=crop,
             crop_landmarks=crop_lm,
-            crop_image=crop.extract(image, self.config.render.crop_margin_blur),
-            faces=len(faces),
+            crop_image=crop.extract(image, cfg.crop_margin_blur),
+            faces=faces,
             rig=PortraitRig(crop_lm),
+            render_config=cfg,
         )
+
+    def bind(self, portrait: PreparedPortrait) -> PreparedPortrait:
+        """``portrait`` as this renderer draws it.
+
+        The portrait itself when it was prepared under this render
+        configuration; otherwise its view for this configuration (the same
+        picture and landmarks, its own crop and caches), made once and kept
+        with the portrait. The face is not searched again.
+        """
+        cfg = self.config.render
+        if portrait.render_config is None or portrait.render_config == cfg:
+            return portrait
+        view = portrait._views.get(cfg)
+        if view is None:
+            view = portrait._views[cfg] = self._derive(portrait.image, portrait.landmarks, portrait.faces)
+        return view
+
+    def _check_bound(self, portrait: PreparedPortrait) -> None:
+        cfg = self.config.render
+        if portrait.render_config is not None and portrait.render_config != cfg:
+            diff = [f.name for f in dataclass_fields(cfg) if getattr(cfg, f.name) != getattr(portrait.render_config, f.name)]
+            raise InputError(
+                f"this portrait was prepared under another render configuration ({', '.join(diff[:4])} differ): "
+                "render reenactor.bind(portrait), whose crop the target landmarks must be in"
+            )
 
     def _space(self, portrait: PreparedPortrait, crop_output: bool) -> _Space:
         key = "crop" if crop_output else "full"
@@ -308,14 +346,15 @@ class Reenactor:
         """Render the portrait with its landmarks moved to ``target``.
 
         Args:
-            portrait: from :meth:`prepare`.
-            target: (478, 3) target landmarks in crop pixels.
+            portrait: from :meth:`prepare` of this renderer, or :meth:`bind`.
+            target: (478, 3) target landmarks in that portrait's crop pixels.
             mouth: the driver's mouth for this frame (None: synthetic interior).
             crop_output: return the working crop instead of the full portrait.
 
         Returns:
             HxWx3 uint8 RGB: the portrait's size, or work_size square.
         """
+        self._check_bound(portrait)
         t0 = time.perf_counter()
         space = self._space(portrait, crop_output)
         use_mirror = self.config.render.mirror_visibility > 0
@@ -579,9 +618,10 @@ class Reenactor:
         return ReferenceChoice(choose_reference(landmarks, found), float("nan"), "neutral")
 
     def retargeter(self, portrait: PreparedPortrait, track: DriverTrack, motion: str | None = None) -> Retargeter:
-        """Retargeter from the track's reference frame onto the portrait."""
+        """Retargeter from the track's reference frame onto the portrait (as :meth:`bind` gives it)."""
         from dataclasses import replace
 
+        portrait = self.bind(portrait)
         cfg = self.config.retarget if motion is None else replace(self.config.retarget, mode=motion)
         return make_retargeter(portrait.crop_landmarks, track.landmarks[track.reference], cfg)
 
@@ -594,6 +634,7 @@ class Reenactor:
         timer: StageTimer | None = None,
     ) -> Iterator[np.ndarray]:
         """Yield one rendered frame per driver frame (HxWx3 uint8 RGB)."""
+        portrait = self.bind(portrait)
         rt = self.retargeter(portrait, track, motion)
         for i in range(len(track.landmarks)):
             t0 = time.perf_counter()
@@ -635,6 +676,7 @@ class Reenactor:
         self, portrait: PreparedPortrait, params: Sequence[MotionParams], crop_output: bool = False, timer: StageTimer | None = None
     ) -> Iterator[np.ndarray]:
         """Yield frames for procedural motion (see :mod:`reenactor.motion.templates`)."""
+        portrait = self.bind(portrait)
         basis = ExpressionBasis(portrait.rig)
         for p in params:
             t0 = time.perf_counter()
@@ -645,7 +687,7 @@ class Reenactor:
 
     def session(self, portrait: PreparedPortrait, fps: float = 25.0, crop_output: bool = False, motion: str | None = None) -> "LiveSession":
         """A frame-by-frame driver (webcam-style): see :class:`LiveSession`."""
-        return LiveSession(self, portrait, fps, crop_output, motion)
+        return LiveSession(self, self.bind(portrait), fps, crop_output, motion)
 
 
 class LiveSession:
