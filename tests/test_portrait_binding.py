@@ -41,7 +41,7 @@ def test_other_configuration_draws_like_a_fresh_preparation(astronaut, render):
 def test_render_refuses_a_portrait_of_another_configuration(astronaut):
     shared = Reenactor().prepare(astronaut)
     other = _renderer(work_size=384)
-    with pytest.raises(InputError, match="work_size"):
+    with pytest.raises(InputError, match="work_size"):  # targets in the 512 crop cannot be drawn in a 384 one
         other.render(shared, shared.crop_landmarks)
     bound = other.bind(shared)
     assert bound is other.bind(shared) and bound.crop_image.shape[:2] == (384, 384)

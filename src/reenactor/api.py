@@ -21,7 +21,6 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -119,6 +118,10 @@ class _Space:
         if self.cfg.lash_line > 0:
             c = self.cfg
             paint_lash_lines(out, self.lashes, target, (c.lash_line_start, c.lash_line_full), c.lash_line, c.lash_line_width)
+
+
+#: RenderConfig fields that define the working crop (its size and place).
+CROP_FIELDS = ("work_size", "crop_scale", "crop_shift", "crop_margin_blur")
 
 
 @dataclass
@@ -294,14 +297,21 @@ class Reenactor:
             view = portrait._views[cfg] = self._derive(portrait.image, portrait.landmarks, portrait.faces)
         return view
 
-    def _check_bound(self, portrait: PreparedPortrait) -> None:
-        cfg = self.config.render
-        if portrait.render_config is not None and portrait.render_config != cfg:
-            diff = [f.name for f in dataclass_fields(cfg) if getattr(cfg, f.name) != getattr(portrait.render_config, f.name)]
+    def _bound_for_render(self, portrait: PreparedPortrait) -> PreparedPortrait:
+        """:meth:`bind`, for a caller whose target landmarks are in ``portrait``'s crop pixels.
+
+        Raises:
+            InputError: this renderer's crop differs from the portrait's
+                (``CROP_FIELDS``), so those targets would land elsewhere.
+        """
+        cfg, own = self.config.render, portrait.render_config
+        diff = [] if own is None else [name for name in CROP_FIELDS if getattr(cfg, name) != getattr(own, name)]
+        if diff:
             raise InputError(
-                f"this portrait was prepared under another render configuration ({', '.join(diff[:4])} differ): "
-                "render reenactor.bind(portrait), whose crop the target landmarks must be in"
+                f"this portrait was prepared with another face crop ({', '.join(diff)} differ): render "
+                "reenactor.bind(portrait), with target landmarks in its crop"
             )
+        return self.bind(portrait)
 
     def _space(self, portrait: PreparedPortrait, crop_output: bool) -> _Space:
         key = "crop" if crop_output else "full"
@@ -354,7 +364,7 @@ class Reenactor:
         Returns:
             HxWx3 uint8 RGB: the portrait's size, or work_size square.
         """
-        self._check_bound(portrait)
+        portrait = self._bound_for_render(portrait)
         t0 = time.perf_counter()
         space = self._space(portrait, crop_output)
         use_mirror = self.config.render.mirror_visibility > 0
