@@ -134,6 +134,7 @@ def main() -> int:
     import onnx
 
     modules = mediapipe_modules()
+    args.out.mkdir(parents=True, exist_ok=True)
     failed, reference = [], {}
     for name, (rel, value_range, litert) in MODELS.items():
         if args.only and name not in args.only:

@@ -1,8 +1,9 @@
 """Agreement of reenactor's own Face Mesh (``reenactor.face.facemesh``) with mediapipe's.
 
-Dev tool, run in the repository's venv (mediapipe 0.10.21 installed)::
+Dev tool, run in an environment with mediapipe 0.10.21 (the ``convert`` extra,
+Python <= 3.12; see docs/face_models.md)::
 
-    .venv/bin/python scripts/face_agreement.py --clips 4 --portraits 20 --frames 60
+    /tmp/convert/bin/python scripts/face_agreement.py --clips 20 --portraits 116 --frames 90
 
 Networks: the ONNX files in ``src/reenactor/weights`` (or ``--onnx-dir``); with
 ``--litert SITE_PACKAGES --tflite-dir DIR`` the original ``.tflite`` files run
