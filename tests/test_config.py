@@ -68,3 +68,22 @@ def test_config_reference_frame_is_the_default(reenactor, prepared):
     found = np.ones(6, bool)
     choice = r.choose_reference(lm, found, (512, 512), prepared)
     assert choice.index == 3 and choice.rule == "given"
+
+
+def test_cli_options_come_from_the_configuration():
+    """Help and default of each configuration option are the config's own; _config applies them."""
+    from reenactor.cli import CONFIG_OPTIONS, _config, build_parser
+
+    cfg = ReenactorConfig()
+    sub = build_parser()._subparsers._group_actions[0].choices["animate"]
+    helps = {a.option_strings[0]: a.help for a in sub._actions if a.option_strings}
+    for flag, section, name, kind in CONFIG_OPTIONS:
+        assert helps[flag] and len(helps[flag]) > 20, flag
+        if kind.get("action") != "store_true":
+            assert f"(default: {getattr(getattr(cfg, section), name)})" in helps[flag]
+    args = build_parser().parse_args(["demo", "--work-size", "384", "--mouth", "off", "--retarget", "ldnet",
+                                      "--background", "warp", "--max-size", "0", "--watermark"])
+    got = _config(args)
+    assert (got.render.work_size, got.render.mouth, got.retarget.method, got.render.background) == (384, "off", "ldnet", "warp")
+    assert got.output.max_size == 0 and got.output.watermark
+    assert _config(build_parser().parse_args(["demo"])) == cfg

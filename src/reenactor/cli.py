@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from reenactor import __version__
+from reenactor.config import BACKGROUNDS, MOUTH_MODES, RETARGET_METHODS
 from reenactor.errors import InputError, OutputError, ReenactorError
 from reenactor.io.alloc import keep_large_buffers
 
@@ -58,23 +59,31 @@ def _work_size(text: str) -> int:
     return v
 
 
+#: Options whose meaning, choices and default come from the configuration:
+#: (flag, ReenactorConfig section, field, argparse settings). _config applies them.
+CONFIG_OPTIONS = (
+    ("--work-size", "render", "work_size", {"type": _work_size}),
+    ("--mouth", "render", "mouth", {"choices": MOUTH_MODES}),
+    ("--retarget", "retarget", "method", {"choices": RETARGET_METHODS}),
+    ("--background", "render", "background", {"choices": BACKGROUNDS}),
+    ("--max-size", "output", "max_size", {"type": _nonneg_int, "metavar": "N"}),
+    ("--watermark", "output", "watermark", {"action": "store_true"}),
+)
+
+
+def _config_help(section: str, name: str, flag_kind: dict) -> str:
+    from reenactor.config import ReenactorConfig, describe
+
+    cfg = getattr(ReenactorConfig(), section)
+    text = describe(type(cfg), name)
+    return text if flag_kind.get("action") == "store_true" else f"{text} (default: {getattr(cfg, name)})"
+
+
 def _add_render_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--work-size", type=_work_size, default=None, help="side of the face crop rendered in (default 512)")
-    p.add_argument(
-        "--mouth", choices=("driver", "learned", "synthetic", "off"), default=None,
-        help="inner mouth: the driver's, painted by the learned model, procedural, or none",
-    )
-    p.add_argument("--retarget", choices=("geometric", "ldnet"), default=None, help="motion transfer: geometric (default) or ldnet (learned landmark disentanglement, docs/ldnet.md)")
-    p.add_argument(
-        "--background",
-        choices=("still", "warp"),
-        default=None,
-        help="still (default): the head moves over a background filled once behind the person; warp: the background near the head moves with it",
-    )
+    for flag, section, name, kind in CONFIG_OPTIONS:
+        default = False if kind.get("action") == "store_true" else None
+        p.add_argument(flag, default=default, help=_config_help(section, name, kind), **kind)
     p.add_argument("--crop", action="store_true", help="output the square face crop instead of the whole portrait")
-    p.add_argument("--watermark", action="store_true", help="add a small visible 'synthetic - reenactor' label (every output is also tagged as synthetic in its metadata)")
-    p.add_argument("--max-size", type=_nonneg_int, default=None, metavar="N",
-                   help="videos: longer side at most N px and within H.264 level 5.1 (default 4096; 0 keeps the portrait's full size)")
     p.add_argument("--face-index", type=_nonneg_int, default=0, help="which face of the portrait, 0 = the largest")
     p.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N frames")
     p.add_argument("--stats", type=Path, default=None, metavar="FILE", help="write run statistics as JSON")
@@ -135,23 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args):
+    """The configuration with the options of :data:`CONFIG_OPTIONS` that were given."""
     from reenactor.config import ReenactorConfig
 
     cfg = ReenactorConfig()
-    render = cfg.render
-    if getattr(args, "work_size", None):
-        render = replace(render, work_size=args.work_size)
-    if getattr(args, "mouth", None):
-        render = replace(render, mouth=args.mouth)
-    if getattr(args, "background", None):
-        render = replace(render, background=args.background)
-    retarget = cfg.retarget
-    if getattr(args, "retarget", None):
-        retarget = replace(retarget, method=args.retarget)
-    output = replace(cfg.output, watermark=True) if getattr(args, "watermark", False) else cfg.output
-    if getattr(args, "max_size", None) is not None:
-        output = replace(output, max_size=args.max_size)
-    return replace(cfg, render=render, retarget=retarget, output=output)
+    changes: dict[str, dict] = {}
+    for flag, section, name, _ in CONFIG_OPTIONS:
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value is not None and value is not False:
+            changes.setdefault(section, {})[name] = value
+    return replace(cfg, **{section: replace(getattr(cfg, section), **fields) for section, fields in changes.items()})
 
 
 def _status(args, text: str) -> None:

@@ -61,6 +61,35 @@ def _validate(obj, rules: dict, ordered: tuple = ()) -> None:
             raise ConfigError(f"{cls}.{a} ({getattr(obj, a)}) must not exceed {cls}.{b} ({getattr(obj, b)})")
 
 
+#: Allowed values of the configuration's named choices (the command line offers the same).
+MOUTH_MODES = ("driver", "learned", "synthetic", "off")
+BACKGROUNDS = ("still", "warp")
+RETARGET_METHODS = ("geometric", "ldnet")
+RETARGET_MODES = ("relative", "absolute")
+REFERENCE_RULES = ("match", "neutral")
+
+
+def describe(cls: type, name: str) -> str:
+    """The ``#:`` comment written above field ``name`` of config class ``cls``, as one line."""
+    import inspect
+    import re
+
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):  # no source shipped (a frozen build): no help text
+        return ""
+    for i, line in enumerate(lines):
+        if re.match(rf"\s+{name}\s*:", line):
+            doc = []
+            j = i - 1
+            while j >= 0 and lines[j].strip().startswith("#:"):
+                doc.insert(0, lines[j].strip()[2:].strip())
+                j -= 1
+            text = re.sub(r":\w+:`~?([^`]*)`", r"\1", " ".join(doc))  # Sphinx roles -> plain names
+            return text.replace("``", "")
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
 _PROB = Range(0.0, 1.0)
 _NONNEG = Range(0.0)
 _POS = Range(0.0, open_lo=True)
@@ -165,10 +194,10 @@ class RetargetConfig:
     def __post_init__(self) -> None:
         _validate(
             self,
-            {"mode": ("relative", "absolute"), "reference_frame": Range(0, integer=True, optional=True),
-             "reference": ("match", "neutral"), "min_ratio": _POS, "max_ratio": _POS, "eye_min_ratio": _POS,
+            {"mode": RETARGET_MODES, "reference_frame": Range(0, integer=True, optional=True),
+             "reference": REFERENCE_RULES, "min_ratio": _POS, "max_ratio": _POS, "eye_min_ratio": _POS,
              "eye_max_ratio": _POS, "eye_closed_fraction": Range(0.0, 1.0, open_hi=True), "max_yaw": Range(0.0, 90.0),
-             "translation_gain": _NONNEG, "expression_gain": _NONNEG, "method": ("geometric", "ldnet")},
+             "translation_gain": _NONNEG, "expression_gain": _NONNEG, "method": RETARGET_METHODS},
             ordered=(("min_ratio", "max_ratio"), ("eye_min_ratio", "eye_max_ratio")),
         )
 
@@ -320,7 +349,7 @@ class RenderConfig:
         rules.update({
             "work_size": Range(128, 2048, integer=True), "crop_scale": Range(1.0, open_lo=True), "crop_shift": Range(-1.0, 1.0),
             "hair_radius": _POS, "field_size": Range(8, integer=True), "lid_stretch_start": _POS, "lid_stretch_full": _POS,
-            "mouth": ("driver", "learned", "synthetic", "off"), "mouth_open_ramp": _POS, "background": ("still", "warp"),
+            "mouth": MOUTH_MODES, "mouth_open_ramp": _POS, "background": BACKGROUNDS,
             "layer_model": (0, 1), "layer_fill_side": Range(32, integer=True),
         })
         _validate(self, rules, ordered=(("lid_stretch_start", "lid_stretch_full"), ("lash_line_start", "lash_line_full")))
@@ -341,6 +370,8 @@ class OutputConfig:
 
     crf: int = 18
     preset: str = "veryfast"
+    #: Draw a small visible "synthetic - reenactor" label in the bottom-right
+    #: corner of every frame (the metadata tag is always written).
     watermark: bool = False
     #: Videos: longer side at most this many pixels, and never more than H.264
     #: level 5.1's frame size (36,864 macroblocks, e.g. 4096x2304), so browsers
