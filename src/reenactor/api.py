@@ -30,7 +30,7 @@ import numpy as np
 from reenactor.config import ReenactorConfig, RenderConfig
 from reenactor.errors import InputError, NoFaceError
 from reenactor.face.landmarks import LandmarkDetector, face_size
-from reenactor.face.smooth import OneEuroFilter, smooth_track
+from reenactor.face.smooth import smooth_track
 from reenactor.face.topology import inter_ocular
 from reenactor.motion.ldnet import make_retargeter
 from reenactor.motion.reference import ReferenceChoice, match_reference
@@ -677,10 +677,12 @@ class Reenactor:
             One HxWx3 uint8 RGB frame per driver frame, the portrait's size
             rounded down to even width and height (or the crop).
         """
+        from reenactor.pipeline import ListSink, TrackedSource, run
+
         prepared = self.prepare(portrait, face_index)
-        track = self.track(driver_frames, fps, reference_frame, portrait=prepared)
-        h, w = even_size(prepared.size[1], prepared.size[0])
-        return [f if crop else f[:h, :w] for f in self.iter_render(prepared, track, crop, motion)]
+        sink = ListSink()
+        run(self, prepared, TrackedSource(driver_frames, fps, motion, reference_frame), sink, crop_output=crop)
+        return sink.frames
 
     def animate_params(
         self, portrait: PreparedPortrait, params: Sequence[MotionParams], crop_output: bool = False, timer: StageTimer | None = None
@@ -701,7 +703,9 @@ class Reenactor:
 
 
 class LiveSession:
-    """Drive a portrait one frame at a time, with causal smoothing.
+    """Drive a portrait one frame at a time, with causal smoothing
+    (:class:`reenactor.pipeline.LiveSource`, the same per-frame targets as
+    ``run`` with that source).
 
     The first frame with a face becomes the motion reference; frames without
     a face hold the last pose. Before any face is seen the portrait is
@@ -709,39 +713,28 @@ class LiveSession:
     """
 
     def __init__(self, reenactor: Reenactor, portrait: PreparedPortrait, fps: float, crop_output: bool, motion: str | None) -> None:
+        from reenactor.pipeline import LiveSource
+
         self.r = reenactor
-        self.portrait = portrait
+        self.portrait = reenactor.bind(portrait)
         self.crop_output = crop_output
-        self.motion = motion
-        self.detector = LandmarkDetector(static_image_mode=False, config=reenactor.config.detection)
-        self.filter = OneEuroFilter(fps, reenactor.config.smoothing)
-        self.retarget: Retargeter | None = None
-        self.last: np.ndarray | None = None
-        self.scale = 1.0
-        self.lost = 0
+        self.source = LiveSource(fps=fps, motion=motion)
+        self.source.open(reenactor, self.portrait, StageTimer(), False)
+
+    @property
+    def lost(self) -> int:
+        """Frames without a face so far."""
+        return self.source.lost
 
     def step(self, frame: np.ndarray) -> np.ndarray:
         """Render the portrait for one driver frame (HxWx3 uint8 RGB)."""
-        lm = self.detector.detect(frame)
-        patch = extract_mouth_patch(frame, lm) if lm is not None else None
-        if lm is None:
-            self.lost += 1
-            if self.last is None:
-                return self.portrait.crop_image.copy() if self.crop_output else self.portrait.image.copy()
-            lm_s = self.last
-        else:
-            if self.retarget is None:
-                from dataclasses import replace
-
-                cfg = self.r.config.retarget if self.motion is None else replace(self.r.config.retarget, mode=self.motion)
-                self.scale = max(inter_ocular(lm), 1.0)
-                self.retarget = make_retargeter(self.portrait.crop_landmarks, lm, cfg)
-            lm_s = self.filter(lm / self.scale) * self.scale
-            self.last = lm_s
-        return self.r.render(self.portrait, self.retarget(lm_s), patch, self.crop_output)
+        target, patch = self.source.target_for(frame)
+        if target is None:
+            return (self.portrait.crop_image if self.crop_output else self.portrait.image).copy()
+        return self.r.render(self.portrait, target, patch, self.crop_output)
 
     def close(self) -> None:
-        self.detector.close()
+        self.source.close()
 
 
 def even_size(height: int, width: int) -> tuple[int, int]:
@@ -766,42 +759,6 @@ def progress_bar(total: int | None, desc: str, enabled: bool):
 
 
 # ------------------------------------------------------------------ file jobs
-def finish_frame(frame: np.ndarray, output_cfg) -> np.ndarray:
-    """The frame as written: with the visible label when ``output_cfg.watermark`` is set."""
-    if not output_cfg.watermark:
-        return frame
-    from reenactor.render.watermark import watermark
-
-    return watermark(frame)
-
-
-def _fit_frame(frame: np.ndarray, w: int, h: int) -> np.ndarray:
-    """``frame`` at (w, h): its top-left when it is at most a pixel larger (odd sizes), else resized."""
-    fh, fw = frame.shape[:2]
-    if fw - w <= 1 and fh - h <= 1:
-        return np.ascontiguousarray(frame[:h, :w])
-    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-
-
-def _encode(frames: Iterable[np.ndarray], output: Path, fps: float, size: tuple[int, int], audio: Path | None, cfg, timer: StageTimer, bar) -> int:
-    from reenactor.io.background import BackgroundWriter
-    from reenactor.io.provenance import provenance
-    from reenactor.io.video import VideoWriter
-
-    w, h = size
-    n = 0
-    out = cfg.output
-    with VideoWriter(output, fps=fps, size=(w, h), audio_source=audio, crf=out.crf, preset=out.preset, metadata=provenance()) as vw:
-        with BackgroundWriter(vw.write, on_written=timer.encoded) as writer:  # encodes while the next frame renders
-            for frame in frames:
-                writer.put(finish_frame(_fit_frame(frame, w, h), out))
-                n += 1
-                bar.update(1)
-        t0 = time.perf_counter()
-    timer.add("mux_audio", time.perf_counter() - t0)
-    return n
-
-
 def animate_file(
     reenactor: Reenactor,
     portrait: PreparedPortrait,
@@ -819,38 +776,17 @@ def animate_file(
     The driver is decoded once: pass 1 tracks its landmarks (and keeps its
     mouth patches), pass 2 renders and encodes, muxing the driver's audio.
     The output is written to a temporary file and renamed when complete.
+    (:func:`reenactor.pipeline.run` with :func:`~reenactor.pipeline.video_source`
+    and :class:`~reenactor.pipeline.VideoSink`.)
 
     Returns:
         Statistics: frames, faces lost, reference frame, per-stage
         milliseconds per frame, fps, sizes.
     """
-    from reenactor.io.video import iter_frames, probe_video
+    from reenactor.pipeline import VideoSink, run, video_source
 
-    info = probe_video(driving, what="driver")
-    total = info.n_frames if max_frames is None or info.n_frames is None else min(info.n_frames, max_frames)
-    timer = StageTimer()
-    t_start = time.perf_counter()
-    with progress_bar(total, "tracking driver", progress) as bar:
-        track = reenactor.track(iter_frames(driving, max_frames, what="driver"), info.fps, reference_frame, bar.update, timer, portrait=portrait)
-    w, h = video_size(reenactor, portrait, crop_output)
-    with progress_bar(len(track.landmarks), "rendering", progress) as bar:
-        frames = reenactor.iter_render(portrait, track, crop_output, motion, timer)
-        n = _encode(frames, output, info.fps, (w, h), driving if info.has_audio else None, reenactor.config, timer, bar)
-    elapsed = time.perf_counter() - t_start
-    return {
-        "frames": n,
-        "faces_lost": track.lost,
-        "reference_frame": track.reference,
-        "reference_rule": track.reference_rule,
-        "reference_distance": None if np.isnan(track.reference_distance) else round(track.reference_distance, 3),
-        "fps_driver": round(info.fps, 3),
-        "fps_end_to_end": round(n / elapsed, 2),
-        "seconds": round(elapsed, 2),
-        "first_frame_s": None if timer.first_frame is None else round(timer.first_frame - t_start, 3),
-        "output_size": [w, h],
-        "audio": bool(info.has_audio),
-        "ms_per_frame": timer.per_frame(n),
-    }
+    source = video_source(Path(driving), max_frames, motion, reference_frame)
+    return run(reenactor, portrait, source, VideoSink(Path(output)), crop_output=crop_output, progress=progress)
 
 
 def animate_template(
@@ -865,24 +801,7 @@ def animate_template(
     progress: bool = False,
 ) -> dict:
     """Animate ``portrait`` with a built-in motion and write a video."""
-    from reenactor.motion.templates import template
+    from reenactor.pipeline import MotionSource, VideoSink, run
 
-    params = template(name, fps)[:max_frames]
-    timer = StageTimer()
-    t_start = time.perf_counter()
-    w, h = video_size(reenactor, portrait, crop_output)
-    with progress_bar(len(params), f"rendering '{name}'", progress) as bar:
-        n = _encode(reenactor.animate_params(portrait, params, crop_output, timer), output, fps, (w, h), None, reenactor.config, timer, bar)
-    elapsed = time.perf_counter() - t_start
-    return {
-        "frames": n,
-        "faces_lost": 0,
-        "reference_frame": None,
-        "motion": name,
-        "fps_driver": fps,
-        "fps_end_to_end": round(n / elapsed, 2),
-        "seconds": round(elapsed, 2),
-        "output_size": [w, h],
-        "audio": False,
-        "ms_per_frame": timer.per_frame(n),
-    }
+    return run(reenactor, portrait, MotionSource(name, fps, max_frames), VideoSink(Path(output)),
+               crop_output=crop_output, progress=progress)

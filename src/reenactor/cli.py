@@ -252,20 +252,10 @@ def cmd_animate(args) -> int:
 
 
 def _animate_still(r, portrait, driving: Path, output: Path, crop: bool, read_image, write_image) -> dict:
-    from reenactor.api import finish_frame
-    from reenactor.errors import NoFaceError
-    from reenactor.io.provenance import provenance
-    from reenactor.motion.templates import ExpressionBasis, params_from_still
+    from reenactor.pipeline import ImageSink, StillSource, run
 
-    frame = read_image(driving, what="driver")
-    faces = r._still_detector().detect_all(frame)
-    if not faces:
-        raise NoFaceError(f"no face found in the driver image {str(driving)!r}")
-    params = params_from_still(faces[0], portrait.landmarks)
-    target = ExpressionBasis(portrait.rig).landmarks(params)
-    out = r.render(portrait, target, None, crop)
-    write_image(output, finish_frame(out, r.config.output), metadata=provenance())
-    return {"frames": 1, "faces_lost": 0, "reference_frame": None, "fps_end_to_end": None, "output_size": [out.shape[1], out.shape[0]]}
+    source = StillSource(read_image(driving, what="driver"), f"the driver image {str(driving)!r}")
+    return run(r, portrait, source, ImageSink(output), crop_output=crop)
 
 
 def cmd_demo(args) -> int:
