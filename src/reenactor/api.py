@@ -32,15 +32,17 @@ import numpy as np
 from reenactor.config import ReenactorConfig, RenderConfig
 from reenactor.errors import InputError, NoFaceError
 from reenactor.face.landmarks import LandmarkDetector
-from reenactor.face.smooth import smooth_track
-from reenactor.face.topology import inter_ocular
 from reenactor.motion.ldnet import make_retargeter
-from reenactor.motion.reference import ReferenceChoice, match_reference
-from reenactor.motion.retarget import PortraitRig, Retargeter, choose_reference
+from reenactor.motion.reference import ReferenceChoice
+from reenactor.motion.retarget import PortraitRig, Retargeter
 from reenactor.motion.templates import ExpressionBasis, MotionParams
-from reenactor.render.crop import CropTransform
-from reenactor.render.mouth import MouthPatch, extract_mouth_patch
 from reenactor.render.compositor import Compositor
+from reenactor.render.crop import CropTransform
+from reenactor.render.mouth import MouthPatch
+from reenactor.tracking import DriverTrack, fill_lost, pick_reference, track_driver
+
+__all__ = ["Reenactor", "PreparedPortrait", "DriverTrack", "LiveSession", "StageTimer", "fill_lost",
+           "animate_file", "animate_template", "video_size", "even_size"]
 
 
 
@@ -107,71 +109,6 @@ class PreparedPortrait:
     def size(self) -> tuple[int, int]:
         """(width, height) of the portrait."""
         return self.image.shape[1], self.image.shape[0]
-
-
-@dataclass
-class DriverTrack:
-    """Landmarks of a whole driving video.
-
-    Attributes:
-        landmarks: (F, 478, 3) float32 smoothed landmarks, driver pixels; lost
-            frames hold the last pose and blend back.
-        found: (F,) bool, whether a face was detected in each frame.
-        mouths: per-frame driver mouth patches (None where lost).
-        fps: frame rate.
-        reference: index of the reference frame.
-        reference_distance: how far the reference frame's pose and
-            expression are from the portrait's
-            (:func:`reenactor.motion.reference.match_distance`; NaN when it
-            was not chosen by matching).
-        reference_rule: "match", "neutral" or "given".
-    """
-
-    landmarks: np.ndarray
-    found: np.ndarray
-    mouths: list
-    fps: float
-    reference: int
-    reference_distance: float = float("nan")
-    reference_rule: str = "given"
-
-    @property
-    def lost(self) -> int:
-        return int((~self.found).sum())
-
-
-def fill_lost(raw: list[np.ndarray | None], blend_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hold the last pose over frames without a face, then blend back.
-
-    Args:
-        raw: per frame (478, 3) landmarks or None.
-        blend_frames: frames over which a re-found face eases in.
-
-    Returns:
-        ((F, 478, 3) float32 filled landmarks, (F,) bool found).
-
-    Raises:
-        NoFaceError: no frame has a face.
-    """
-    found = np.array([r is not None for r in raw], dtype=bool)
-    if not found.any():
-        raise NoFaceError("no face found in any frame of the driver")
-    first = raw[int(np.argmax(found))]
-    out = np.empty((len(raw), *first.shape), np.float32)
-    current = first.astype(np.float32)  # frames before the first face take it
-    remaining = 0  # blend steps left after a face comes back
-    for i, r in enumerate(raw):
-        if r is None:
-            out[i] = current
-            remaining = blend_frames if i >= np.argmax(found) else 0
-            continue
-        if remaining > 0:
-            current = current + (r - current) / (remaining + 1)
-            remaining -= 1
-        else:
-            current = r.astype(np.float32)
-        out[i] = current
-    return out, found
 
 
 class Reenactor:
@@ -305,7 +242,8 @@ class Reenactor:
         *,
         portrait: PreparedPortrait | None = None,
     ) -> DriverTrack:
-        """Detect, fill and smooth the driver's landmarks over a whole video.
+        """Detect, fill and smooth the driver's landmarks over a whole video
+        (:func:`reenactor.tracking.track_driver`).
 
         Args:
             frames: iterable of HxWx3 uint8 RGB driver frames.
@@ -320,34 +258,7 @@ class Reenactor:
             NoFaceError: no frame has a face.
             InputError: reference_frame out of range or without a face.
         """
-        raw: list[np.ndarray | None] = []
-        mouths: list[MouthPatch | None] = []
-        frame_size = (0, 0)
-        with LandmarkDetector(static_image_mode=False, config=self.config.detection) as det:
-            it = iter(frames)
-            while True:
-                t0 = time.perf_counter()
-                frame = next(it, None)
-                if frame is None:
-                    break
-                t1 = time.perf_counter()
-                lm = det.detect(frame)
-                frame_size = (frame.shape[1], frame.shape[0])
-                raw.append(lm)
-                mouths.append(extract_mouth_patch(frame, lm) if lm is not None else None)
-                t2 = time.perf_counter()
-                if timer is not None:
-                    timer.add("decode", t1 - t0)
-                    timer.add("landmarks", t2 - t1)
-                if progress:
-                    progress(1)
-        if not raw:
-            raise InputError("the driver has no frames")
-        filled, found = fill_lost(raw, self.config.smoothing.lost_blend_frames)
-        iod = float(np.median([inter_ocular(filled[i]) for i in np.flatnonzero(found)]))
-        smoothed = smooth_track(filled, fps, max(iod, 1.0), self.config.smoothing, self.config.smoothing.two_pass)
-        ref = self.choose_reference(smoothed, found, frame_size, portrait, reference_frame)
-        return DriverTrack(smoothed, found, mouths, fps, ref.index, ref.distance, ref.rule)
+        return track_driver(frames, fps, self.config, reference_frame, progress, timer, portrait)
 
     def choose_reference(
         self,
@@ -357,32 +268,8 @@ class Reenactor:
         portrait: PreparedPortrait | None,
         reference_frame: int | None = None,
     ) -> ReferenceChoice:
-        """The driver's motion reference frame.
-
-        ``reference_frame`` when given (else ``RetargetConfig.reference_frame``); else, with a portrait and
-        ``RetargetConfig.reference == "match"``, the driver frame whose head
-        pose and expression are closest to the portrait's own
-        (:func:`reenactor.motion.reference.match_reference`); else the most
-        neutral frontal frame.
-
-        Args:
-            landmarks: (F, 478, 3) driver landmarks; found: (F,) bool.
-            frame_size: driver (width, height) in pixels.
-
-        Raises:
-            InputError: reference_frame out of range or without a face.
-        """
-        if reference_frame is None:
-            reference_frame = self.config.retarget.reference_frame
-        if reference_frame is not None:
-            if not 0 <= reference_frame < len(landmarks):
-                raise InputError(f"--reference-frame {reference_frame} is outside the driver's {len(landmarks)} frames")
-            if not found[reference_frame]:
-                raise InputError(f"--reference-frame {reference_frame}: no face in that driver frame")
-            return ReferenceChoice(int(reference_frame), float("nan"), "given")
-        if portrait is not None and self.config.retarget.reference == "match":
-            return match_reference(landmarks, found, frame_size, portrait.landmarks, portrait.size)
-        return ReferenceChoice(choose_reference(landmarks, found), float("nan"), "neutral")
+        """The driver's motion reference frame (:func:`reenactor.tracking.pick_reference`)."""
+        return pick_reference(self.config, landmarks, found, frame_size, portrait, reference_frame)
 
     def retargeter(self, portrait: PreparedPortrait, track: DriverTrack, motion: str | None = None) -> Retargeter:
         """Retargeter from the track's reference frame onto the portrait (as :meth:`bind` gives it)."""
