@@ -229,7 +229,7 @@ class Reenactor:
         Returns:
             HxWx3 uint8 RGB: the portrait's size, or work_size square.
         """
-        return self.compositor.render(self._bound_for_render(portrait), target, mouth, crop_output, timer)
+        return self.compositor.draw(self._bound_for_render(portrait), target, mouth, crop_output, timer)
 
     # ----------------------------------------------------------------- driver
     def track(

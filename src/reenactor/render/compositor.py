@@ -127,25 +127,9 @@ class Compositor:
         return (x0, y0, x1, y1), (gx * s + ox).astype(np.float32), (gy * s + oy).astype(np.float32)
 
     # ----------------------------------------------------------------- render
-    def render(
-        self,
-        portrait: PreparedPortrait,
-        target: np.ndarray,
-        mouth: MouthPatch | None = None,
-        crop_output: bool = False,
-        timer: StageTimer | None = None,
-    ) -> np.ndarray:
-        """Render the portrait with its landmarks moved to ``target``.
-
-        Args:
-            portrait: from :meth:`prepare` of this renderer, or :meth:`bind`.
-            target: (478, 3) target landmarks in that portrait's crop pixels.
-            mouth: the driver's mouth for this frame (None: synthetic interior).
-            crop_output: return the working crop instead of the full portrait.
-
-        Returns:
-            HxWx3 uint8 RGB: the portrait's size, or work_size square.
-        """
+    def draw(self, portrait: PreparedPortrait, target: np.ndarray, mouth: MouthPatch | None = None,
+             crop_output: bool = False, timer: StageTimer | None = None) -> np.ndarray:
+        """The pixels of :meth:`reenactor.api.Reenactor.render` (same arguments; ``portrait`` already bound)."""
         t0 = time.perf_counter()
         space = self._space(portrait, crop_output)
         use_mirror = self.config.render.mirror_visibility > 0
