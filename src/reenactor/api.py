@@ -241,9 +241,10 @@ class Reenactor:
         timer: StageTimer | None = None,
         *,
         portrait: PreparedPortrait | None = None,
+        keep_mouths: bool = True,
     ) -> DriverTrack:
         """Detect, fill and smooth the driver's landmarks over a whole video
-        (:func:`reenactor.tracking.track_driver`).
+        (:func:`reenactor.tracking.track_driver`; ``keep_mouths`` see there).
 
         Args:
             frames: iterable of HxWx3 uint8 RGB driver frames.
@@ -258,7 +259,7 @@ class Reenactor:
             NoFaceError: no frame has a face.
             InputError: reference_frame out of range or without a face.
         """
-        return track_driver(frames, fps, self.config, reference_frame, progress, timer, portrait)
+        return track_driver(frames, fps, self.config, reference_frame, progress, timer, portrait, keep_mouths)
 
     def choose_reference(
         self,

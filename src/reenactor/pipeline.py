@@ -65,26 +65,46 @@ class TrackedSource(Source):
         reference_frame: motion reference (None: the configuration's, else matched to the portrait).
         total: number of frames, for the progress bar.
         audio: file whose audio a video sink muxes (the driver video).
+        reread: returns the same frames again (a file decoded anew): then the
+            mouth patches are cut while rendering instead of being held for the
+            whole driver (memory flat in its length, but for the landmarks).
     """
 
     def __init__(self, frames: Iterable[np.ndarray], fps: float, motion: str | None = None,
-                 reference_frame: int | None = None, total: int | None = None, audio: Path | None = None) -> None:
+                 reference_frame: int | None = None, total: int | None = None, audio: Path | None = None,
+                 reread=None) -> None:
         self.frames, self.fps, self.motion, self.reference_frame = frames, fps, motion, reference_frame
-        self.total, self.audio = total, audio
+        self.total, self.audio, self.reread = total, audio, reread
 
     def open(self, reenactor, portrait, timer, progress):
         with progress_bar(self.total, "tracking driver", progress) as bar:
-            self.track = reenactor.track(self.frames, self.fps, self.reference_frame, bar.update, timer, portrait=portrait)
+            self.track = reenactor.track(self.frames, self.fps, self.reference_frame, bar.update, timer,
+                                         portrait=portrait, keep_mouths=self.reread is None)
         self._rt = reenactor.retargeter(portrait, self.track, self.motion)
         self._timer = timer
         return len(self.track.landmarks)
 
+    def _mouths(self) -> Iterator[MouthPatch | None]:
+        if self.reread is None:
+            yield from self.track.mouths
+            return
+        from reenactor.render.mouth import extract_mouth_patch
+
+        found, raw = self.track.found, self.track.raw
+        for i, frame in enumerate(self.reread()):
+            if i >= len(found):
+                return
+            t0 = time.perf_counter()
+            patch = extract_mouth_patch(frame, raw[i]) if found[i] else None
+            self._timer.add("mouth_patch", time.perf_counter() - t0)
+            yield patch
+
     def targets(self):
-        for i, lm in enumerate(self.track.landmarks):
+        for lm, mouth in zip(self.track.landmarks, self._mouths()):
             t0 = time.perf_counter()
             target = self._rt(lm)
             self._timer.add("retarget", time.perf_counter() - t0)
-            yield target, self.track.mouths[i]
+            yield target, mouth
 
     def stats(self):
         t = self.track
@@ -105,7 +125,8 @@ def video_source(path: Path, max_frames: int | None = None, motion: str | None =
     info = probe_video(path, what="driver")
     total = info.n_frames if max_frames is None or info.n_frames is None else min(info.n_frames, max_frames)
     frames = iter_frames(path, max_frames, what="driver")
-    return TrackedSource(frames, info.fps, motion, reference_frame, total, Path(path) if info.has_audio else None)
+    return TrackedSource(frames, info.fps, motion, reference_frame, total, Path(path) if info.has_audio else None,
+                         reread=lambda: iter_frames(path, max_frames, what="driver"))
 
 
 class MotionSource(Source):

@@ -42,6 +42,10 @@ class DriverTrack:
             (:func:`reenactor.motion.reference.match_distance`; NaN when it
             was not chosen by matching).
         reference_rule: "match", "neutral" or "given".
+        raw: (F, 478, 3) float32 landmarks as detected (NaN where lost), kept
+            instead of ``mouths`` when the driver can be read again: the mouth
+            patches (37 KB a frame) are then cut in the render pass, so a long
+            driver does not hold them all.
     """
 
     landmarks: np.ndarray
@@ -51,6 +55,7 @@ class DriverTrack:
     reference: int
     reference_distance: float = float("nan")
     reference_rule: str = "given"
+    raw: np.ndarray | None = None
 
     @property
     def lost(self) -> int:
@@ -92,8 +97,9 @@ def fill_lost(raw: list[np.ndarray | None], blend_frames: int) -> tuple[np.ndarr
 
 
 def detect_driver(frames: Iterable[np.ndarray], config: ReenactorConfig, progress: Callable[[int], None] | None = None,
-                  timer=None) -> tuple[list, list, tuple[int, int]]:
-    """Per frame: landmarks or None, the mouth patch or None; and the frame size (width, height).
+                  timer=None, keep_mouths: bool = True) -> tuple[list, list, tuple[int, int]]:
+    """Per frame: landmarks or None, the mouth patch or None (always None without
+    ``keep_mouths``); and the frame size (width, height).
 
     ``timer`` (optional) gets the "decode" and "landmarks" stages.
     """
@@ -111,7 +117,7 @@ def detect_driver(frames: Iterable[np.ndarray], config: ReenactorConfig, progres
             lm = det.detect(frame)
             frame_size = (frame.shape[1], frame.shape[0])
             raw.append(lm)
-            mouths.append(extract_mouth_patch(frame, lm) if lm is not None else None)
+            mouths.append(extract_mouth_patch(frame, lm) if lm is not None and keep_mouths else None)
             t2 = time.perf_counter()
             if timer is not None:
                 timer.add("decode", t1 - t0)
@@ -153,18 +159,28 @@ def pick_reference(config: ReenactorConfig, landmarks: np.ndarray, found: np.nda
 
 
 def track_driver(frames: Iterable[np.ndarray], fps: float, config: ReenactorConfig, reference_frame: int | None = None,
-                 progress: Callable[[int], None] | None = None, timer=None, portrait=None) -> DriverTrack:
+                 progress: Callable[[int], None] | None = None, timer=None, portrait=None,
+                 keep_mouths: bool = True) -> DriverTrack:
     """Detect, fill and smooth the driver's landmarks over a whole video, and pick its reference.
+
+    Args:
+        keep_mouths: keep every frame's mouth patch (else keep the detected
+            landmarks, :attr:`DriverTrack.raw`, to cut them again later).
 
     Raises:
         NoFaceError: no frame has a face.
         InputError: no frames; reference_frame out of range or without a face.
     """
-    raw, mouths, frame_size = detect_driver(frames, config, progress, timer)
+    raw, mouths, frame_size = detect_driver(frames, config, progress, timer, keep_mouths)
     if not raw:
         raise InputError("the driver has no frames")
     filled, found = fill_lost(raw, config.smoothing.lost_blend_frames)
     iod = float(np.median([inter_ocular(filled[i]) for i in np.flatnonzero(found)]))
     smoothed = smooth_track(filled, fps, max(iod, 1.0), config.smoothing, config.smoothing.two_pass)
     ref = pick_reference(config, smoothed, found, frame_size, portrait, reference_frame)
-    return DriverTrack(smoothed, found, mouths, fps, ref.index, ref.distance, ref.rule)
+    detected = None
+    if not keep_mouths:
+        detected = np.full((len(raw), *filled.shape[1:]), np.nan, np.float32)
+        for i in np.flatnonzero(found):
+            detected[i] = raw[i]
+    return DriverTrack(smoothed, found, mouths, fps, ref.index, ref.distance, ref.rule, detected)
