@@ -106,6 +106,12 @@ def run_bench(
         "peak_rss_mb": round(_peak_mb(), 1),
         "cpu_count": os.cpu_count(),
     }
+    report["text"] = _text(report, ms, n, work_size)
+    return report
+
+
+def _text(report: dict, ms: dict[str, float], n: int, work_size: int) -> str:
+    """The printable table of one bench run."""
     lines = [
         f"reenactor bench: {n} frames, work size {work_size}, {os.cpu_count()} CPU(s)",
         f"  driver:   {report['driving']}",
@@ -124,8 +130,7 @@ def run_bench(
         f"  first frame written after: {report['first_frame_s']} s (from start: read, prepare, track, render)",
         f"  peak memory (max RSS): {report['peak_rss_mb']} MB",
     ]
-    report["text"] = "\n".join(lines)
-    return report
+    return "\n".join(lines)
 
 
 def compare_sizes(args, sizes: list[int]) -> dict:

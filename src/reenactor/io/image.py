@@ -78,17 +78,7 @@ def read_image(
         return InputError(f"cannot read {what} {str(path)!r}: {reason}")
 
     _check_readable_file(p, fail)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(p, formats=_read_formats())
-    except Image.DecompressionBombError as exc:
-        raise fail(f"the image is too large (the longest side may be at most {max_side} pixels)") from exc
-    except Image.UnidentifiedImageError as exc:
-        raise fail("not an image file") from exc
-    except OSError as exc:
-        raise fail(_os_reason(exc)) from exc
-
+    img = _open_image(p, fail, max_side)
     with img:
         w, h = img.size
         if max(w, h) > max_side:
@@ -109,6 +99,20 @@ def read_image(
             # SyntaxError/ValueError from some plugins.
             raise fail("the file is truncated or corrupt") from exc
     return np.ascontiguousarray(_apply_orientation(rgb, orientation))
+
+
+def _open_image(p: Path, fail, max_side: int) -> Image.Image:
+    """Pillow's lazy handle on ``p``; ``fail(reason)`` builds the error for what goes wrong."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(p, formats=_read_formats())
+    except Image.DecompressionBombError as exc:
+        raise fail(f"the image is too large (the longest side may be at most {max_side} pixels)") from exc
+    except Image.UnidentifiedImageError as exc:
+        raise fail("not an image file") from exc
+    except OSError as exc:
+        raise fail(_os_reason(exc)) from exc
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray, metadata: dict[str, str] | None = None) -> None:
