@@ -236,7 +236,8 @@ def main(argv=None) -> None:
             if bgr is not None:
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 stills.add(*run_sequence([rgb], still.in_image, ref), with_jitter=False)
-    print(f"Ours vs mediapipe 0.10.21 (refine_landmarks=True), 2D distance in IOD; eye contours: {args.eye_contours}\n")
+    contours = f"; eye contours: {args.eye_contours}" if args.model == "mesh+iris" else ""
+    print(f"Ours ({args.model}) vs mediapipe 0.10.21 (refine_landmarks=True), 2D distance in IOD{contours}\n")
     print(table(clips, stills))
     print()
     print(summary(clips, stills, runs))

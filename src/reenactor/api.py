@@ -119,11 +119,7 @@ class Reenactor:
     """
 
     def __init__(self, config: ReenactorConfig | None = None) -> None:
-        self.config = config or ReenactorConfig()
-        if self.config.render.background not in ("still", "warp"):
-            raise InputError(f"unknown background mode {self.config.render.background!r} (use still or warp)")
-        if self.config.retarget.reference not in ("match", "neutral"):
-            raise InputError(f"unknown reference rule {self.config.retarget.reference!r} (use match or neutral)")
+        self.config = config or ReenactorConfig()  # validated when it was made (ConfigError)
         self.compositor = Compositor(self.config)
         self.warper = self.compositor.warper
         self._still: LandmarkDetector | None = None
@@ -178,7 +174,8 @@ class Reenactor:
         with the portrait. The face is not searched again.
         """
         cfg = self.config.render
-        if portrait.render_config is None or portrait.render_config == cfg:
+        own = portrait.render_config
+        if own is None or own is cfg or own == cfg:  # identity first: render() binds on every frame
             return portrait
         view = portrait._views.get(cfg)
         if view is None:
@@ -193,7 +190,9 @@ class Reenactor:
                 (``CROP_FIELDS``), so those targets would land elsewhere.
         """
         cfg, own = self.config.render, portrait.render_config
-        diff = [] if own is None else [name for name in CROP_FIELDS if getattr(cfg, name) != getattr(own, name)]
+        if own is None or own is cfg:
+            return portrait
+        diff = [name for name in CROP_FIELDS if getattr(cfg, name) != getattr(own, name)]
         if diff:
             raise InputError(
                 f"this portrait was prepared with another face crop ({', '.join(diff)} differ): render "

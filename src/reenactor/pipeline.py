@@ -31,7 +31,9 @@ import cv2
 
 from reenactor.api import PreparedPortrait, Reenactor, StageTimer, even_size, progress_bar, video_size
 from reenactor.errors import NoFaceError, OutputError
-from reenactor.render.mouth import MouthPatch
+from reenactor.face.topology import inter_ocular
+from reenactor.motion.ldnet import make_retargeter
+from reenactor.render.mouth import MouthPatch, extract_mouth_patch
 
 Target = tuple[np.ndarray | None, MouthPatch | None]
 
@@ -88,8 +90,6 @@ class TrackedSource(Source):
         if self.reread is None:
             yield from self.track.mouths
             return
-        from reenactor.render.mouth import extract_mouth_patch
-
         found, raw = self.track.found, self.track.raw
         for i, frame in enumerate(self.reread()):
             if i >= len(found):
@@ -200,10 +200,6 @@ class LiveSource(Source):
 
     def target_for(self, frame: np.ndarray) -> Target:
         """The target of one frame (see the class)."""
-        from reenactor.face.topology import inter_ocular
-        from reenactor.motion.ldnet import make_retargeter
-        from reenactor.render.mouth import extract_mouth_patch
-
         lm = self.detector.detect(frame)
         patch = extract_mouth_patch(frame, lm) if lm is not None else None
         if lm is None:

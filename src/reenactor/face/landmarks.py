@@ -15,7 +15,9 @@ import cv2
 import numpy as np
 
 from reenactor.config import DetectionConfig
-from reenactor.face.blazeface import FULL_RANGE, SHORT_RANGE, FaceDetector
+from functools import lru_cache
+
+from reenactor.face.blazeface import FULL_RANGE, SHORT_RANGE, FaceDetector, check_rgb
 from reenactor.face.facemesh import FaceMesh, FaceMeshTracker, default_networks, onnx_runner
 
 
@@ -25,15 +27,10 @@ def face_size(landmarks: np.ndarray) -> float:
     return float(span.max())
 
 
+@lru_cache(maxsize=1)
 def _full_range_runner():
     """The full-range detector network, loaded once per process (portraits only)."""
-    global _FULL_RANGE
-    if _FULL_RANGE is None:
-        _FULL_RANGE = onnx_runner(FULL_RANGE.name)
-    return _FULL_RANGE
-
-
-_FULL_RANGE = None
+    return onnx_runner(FULL_RANGE.name)
 
 
 class LandmarkDetector:
@@ -146,7 +143,7 @@ class LandmarkDetector:
         Returns:
             list of (478, 3) float32 landmark arrays in image pixels.
         """
-        _check_rgb(rgb)
+        check_rgb(rgb)
         if not self.static_image_mode:
             return sorted(self._tracker.process(rgb), key=lambda f: -face_size(f))
         faces = []
@@ -204,8 +201,3 @@ def _merge_boxes(boxes: list[np.ndarray], iou: float = 0.3) -> list[np.ndarray]:
         if ok:
             kept.append(b)
     return kept
-
-
-def _check_rgb(rgb: np.ndarray) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError("expected an HxWx3 uint8 RGB image")
