@@ -54,7 +54,7 @@ def test_no_dead_fields():
         for f in fields(section):
             if hasattr(getattr(section, f.name), "__dataclass_fields__"):
                 continue
-            assert re.search(rf"\b{f.name}\b", code), f"{type(section).__name__}.{f.name} is never read"
+            assert re.search(rf"\.{f.name}\b", code), f"{type(section).__name__}.{f.name} is never read as an attribute"
 
 
 def test_config_reference_frame_is_the_default(reenactor, prepared):
