@@ -94,8 +94,9 @@ def test_warp_background_keeps_the_plain_warp(warp):
     maps = r.warper.maps(p.crop_landmarks, target, mirror=False, edge=r._edge(p))
     expected = remap(space.base, maps.map_x, maps.map_y)
     if maps.seam is not None:  # the outer field sampled along the turned cheek's outline
-        w = maps.seam.weight[..., None]
-        seam = remap(space.base, maps.seam.map_x, maps.seam.map_y)
+        seam_x, seam_y, seam_w = maps.seam.full(r.warper.size)
+        w = seam_w[..., None]
+        seam = remap(space.base, seam_x, seam_y)
         expected = np.clip((1 - w) * expected.astype(np.float32) + w * seam, 0, 255).astype(np.uint8)
     # Leave out the eyes and mouth, painted by their own layers.
     painted = np.zeros(out.shape[:2], np.uint8)

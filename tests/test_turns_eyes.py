@@ -124,9 +124,10 @@ def test_turning_a_three_quarter_portrait_back_fills_from_the_mirrored_side(reen
     target = ExpressionBasis(p2.rig).landmarks(MotionParams(yaw=-30.0))
     _, _, layer = reenactor.warper.backward_maps(p2.crop_landmarks, target)
     assert layer is not None and layer.weight.max() > 0.5
+    weight = layer.full(reenactor.warper.size)[2]
     # The filled pixels lie on the side that comes into view: yaw + turned the
     # nose to the image's left, hiding the image-left cheek behind it.
-    ys, xs = np.nonzero(layer.weight > 0.5)
+    ys, xs = np.nonzero(weight > 0.5)
     assert xs.mean() < target[T.NOSE_TIP, 0]  # measured 201 vs nose at 242
     # render() applies it: the filled pixels differ from the plain warp.
     from dataclasses import replace
@@ -137,7 +138,7 @@ def test_turning_a_three_quarter_portrait_back_fills_from_the_mirrored_side(reen
     with_fill = reenactor.render(p2, target, None, crop_output=True)
     without = plain.render(plain.prepare(turned), target, None, crop_output=True)
     diff = np.abs(with_fill.astype(int) - without.astype(int)).sum(2)
-    assert diff[ys, xs].mean() > 5 * max(diff[layer.weight == 0].mean(), 0.1)
+    assert diff[ys, xs].mean() > 5 * max(diff[weight == 0].mean(), 0.1)
 
 
 @pytest.mark.parametrize("params", [{}, {"brow": 1.0}, {"smile": 1.0}])
@@ -319,8 +320,9 @@ def _seam_colours_outside_both_sides(render_config, prepared_image, yaw: float) 
     hx, hy, _ = hard.warper.backward_maps(p.crop_landmarks, target, mirror=False, edge=hard._edge(p))
     src = r._space(p, crop_output=True).base
     a = remap(src, hx, hy).astype(int)
-    b = remap(src, seam.map_x, seam.map_y).astype(int)
-    mixed = (seam.weight > 0.1) & (seam.weight < 0.9)
+    seam_x, seam_y, seam_w = seam.full(r.warper.size)
+    b = remap(src, seam_x, seam_y).astype(int)
+    mixed = (seam_w > 0.1) & (seam_w < 0.9)
     # Leave out the eyes and mouth (own layers) and the mirrored fill.
     painted = np.zeros(out.shape[:2], np.uint8)
     for loop in (T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP, T.INNER_LIP_LOOP):

@@ -142,7 +142,7 @@ class Compositor:
             own_map = (map_x, map_y)
         else:
             (x0, y0, x1, y1), ux, uy = portrait._spaces["roi"]
-            sx, sy = self._to_image_map(portrait, map_x, map_y, ux, uy)
+            sx, sy = self._to_image_map(portrait, self._displacement(map_x, map_y), ux, uy)
             out = space.base.copy()
             if space.person is not None:
                 px, py = space.person_at
@@ -165,21 +165,24 @@ class Compositor:
         return out
 
     @staticmethod
-    def _to_image_map(
-        portrait: PreparedPortrait, map_x: np.ndarray, map_y: np.ndarray, ux: np.ndarray, uy: np.ndarray, disp: np.ndarray | None = None
-    ):
-        """Resample a crop-space backward map on image pixels (ux, uy: their crop coordinates).
+    def _to_image_map(portrait: PreparedPortrait, disp: np.ndarray, ux: np.ndarray, uy: np.ndarray, origin: tuple[int, int] = (0, 0)):
+        """Resample a crop-space displacement on image pixels: their backward map in image pixels.
 
         The displacement (map - identity) is resampled, not the map itself, so
         image pixels just outside the crop's last pixel centre (the crop
         footprint is rounded outwards) keep the identity instead of a clamped
         coordinate: no one-pixel seam where the crop meets the portrait.
-        ``disp``: that (S, S, 2) displacement when already computed (see
-        :meth:`_displacement`).
+
+        Args:
+            disp: (h, w, 2) float32 crop-space displacement over a box of the
+                crop whose top-left corner is ``origin`` (x, y); see
+                :meth:`_displacement` and :meth:`SampleLayer.displacement`.
+            ux, uy: (H, W) float32 crop coordinates of the image pixels.
         """
-        if disp is None:
-            disp = Compositor._displacement(map_x, map_y)
-        d = cv2.remap(disp, ux, uy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if origin == (0, 0):
+            d = cv2.remap(disp, ux, uy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        else:
+            d = cv2.remap(disp, ux - origin[0], uy - origin[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         s, (ox, oy) = portrait.crop.scale, portrait.crop.offset
         return (ux + d[..., 0] - ox) / s, (uy + d[..., 1] - oy) / s
 
@@ -205,9 +208,7 @@ class Compositor:
         """
         bx0, by0, bx1, by1 = layer.box
         if crop_output:
-            x0, y0, x1, y1 = bx0, by0, bx1, by1
-            mx, my = layer.map_x[y0:y1, x0:x1], layer.map_y[y0:y1, x0:x1]
-            return (x0, y0, x1, y1), mx, my, layer.weight[y0:y1, x0:x1], None
+            return layer.box, layer.map_x, layer.map_y, layer.weight, None
         (rx0, ry0, rx1, ry1), ux, uy = portrait._spaces["roi"]
         corners = portrait.crop.to_image(np.array([[bx0, by0, 0.0], [bx1, by1, 0.0]]))
         x0 = max(rx0, int(np.floor(corners[0, 0])) - 1)
@@ -218,8 +219,8 @@ class Compositor:
             return None
         rows, cols = slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0)
         sub_x, sub_y = ux[rows, cols], uy[rows, cols]
-        mx, my = self._to_image_map(portrait, layer.map_x, layer.map_y, sub_x, sub_y) if maps else (None, None)
-        w = cv2.remap(layer.weight, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        mx, my = self._to_image_map(portrait, layer.displacement(), sub_x, sub_y, (bx0, by0)) if maps else (None, None)
+        w = cv2.remap(layer.weight, sub_x - bx0, sub_y - by0, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return (x0, y0, x1, y1), mx, my, w, (rows, cols)
 
     @staticmethod
@@ -283,7 +284,7 @@ class Compositor:
         (x0, y0, x1, y1), _, _, w_box, _ = found
         (rx0, ry0, _, _), ux, uy = portrait._spaces["roi"]
         step = SEAM_TILE
-        disp = self._displacement(layer.map_x, layer.map_y)
+        disp = layer.displacement()
         for ty in range(y0, y1, step):
             for tx in range(x0, x1, step):
                 w = w_box[ty - y0 : ty - y0 + step, tx - x0 : tx - x0 + step]
@@ -291,7 +292,7 @@ class Compositor:
                     continue
                 box = (tx, ty, tx + w.shape[1], ty + w.shape[0])
                 rows, cols = slice(ty - ry0, box[3] - ry0), slice(tx - rx0, box[2] - rx0)
-                mx, my = self._to_image_map(portrait, layer.map_x, layer.map_y, ux[rows, cols], uy[rows, cols], disp)
+                mx, my = self._to_image_map(portrait, disp, ux[rows, cols], uy[rows, cols], layer.box[:2])
                 self._blend(out, box, self._draw(space, mx, my, box, space.person_at), w)
 
     @staticmethod
