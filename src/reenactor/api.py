@@ -16,13 +16,14 @@ tracking and smoothing -> reference frame -> retargeting onto the portrait's
 own face (:mod:`reenactor.motion`) -> the compositor
 (:mod:`reenactor.render.compositor`: warp, layers, mouth, eyes, paste back).
 Every entry path runs the one frame loop of :mod:`reenactor.pipeline`.
+Re-exported here: :class:`~reenactor.live.LiveSession`, and the job
+bookkeeping of :mod:`reenactor.stages` (:class:`StageTimer`, the progress bar,
+the output video size).
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -32,6 +33,7 @@ import numpy as np
 from reenactor.config import ReenactorConfig, RenderConfig
 from reenactor.errors import InputError, NoFaceError
 from reenactor.face.landmarks import LandmarkDetector
+from reenactor.live import LiveSession
 from reenactor.motion.ldnet import make_retargeter
 from reenactor.motion.reference import ReferenceChoice
 from reenactor.motion.retarget import PortraitRig, Retargeter
@@ -39,38 +41,11 @@ from reenactor.motion.templates import ExpressionBasis, MotionParams
 from reenactor.render.compositor import Compositor
 from reenactor.render.crop import CropTransform
 from reenactor.render.mouth import MouthPatch
+from reenactor.stages import StageTimer, even_size, progress_bar, video_size
 from reenactor.tracking import DriverTrack, fill_lost, pick_reference, track_driver
 
 __all__ = ["Reenactor", "PreparedPortrait", "DriverTrack", "LiveSession", "StageTimer", "fill_lost",
-           "animate_file", "animate_template", "video_size", "even_size"]
-
-
-
-
-class StageTimer:
-    """Accumulates wall-clock milliseconds per named stage."""
-
-    def __init__(self) -> None:
-        self.total: dict[str, float] = defaultdict(float)
-        self.count: dict[str, int] = defaultdict(int)
-        #: ``time.perf_counter()`` when the first output frame was written, or None.
-        self.first_frame: float | None = None
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.total[stage] += seconds * 1000.0
-        self.count[stage] += 1
-
-    def encoded(self, seconds: float) -> None:
-        """One frame written (called on the encoding thread): its time, and the first frame's moment."""
-        self.add("encode", seconds)
-        if self.first_frame is None:
-            self.first_frame = time.perf_counter()
-
-    def per_frame(self, frames: int) -> dict[str, float]:
-        """Mean milliseconds per output frame for each stage."""
-        return {k: round(v / max(frames, 1), 3) for k, v in self.total.items()}
-
-
+           "animate_file", "animate_template", "video_size", "even_size", "progress_bar"]
 
 #: RenderConfig fields that define the working crop (its size and place).
 CROP_FIELDS = ("work_size", "crop_scale", "crop_shift", "crop_margin_blur")
@@ -341,65 +316,9 @@ class Reenactor:
                 timer.add("retarget", time.perf_counter() - t0)
             yield self.render(portrait, target, None, crop_output, timer)
 
-    def session(self, portrait: PreparedPortrait, fps: float = 25.0, crop_output: bool = False, motion: str | None = None) -> "LiveSession":
+    def session(self, portrait: PreparedPortrait, fps: float = 25.0, crop_output: bool = False, motion: str | None = None) -> LiveSession:
         """A frame-by-frame driver (webcam-style): see :class:`LiveSession`."""
         return LiveSession(self, self.bind(portrait), fps, crop_output, motion)
-
-
-class LiveSession:
-    """Drive a portrait one frame at a time, with causal smoothing
-    (:class:`reenactor.pipeline.LiveSource`, the same per-frame targets as
-    ``run`` with that source).
-
-    The first frame with a face becomes the motion reference; frames without
-    a face hold the last pose. Before any face is seen the portrait is
-    returned unchanged.
-    """
-
-    def __init__(self, reenactor: Reenactor, portrait: PreparedPortrait, fps: float, crop_output: bool, motion: str | None) -> None:
-        from reenactor.pipeline import LiveSource
-
-        self.r = reenactor
-        self.portrait = reenactor.bind(portrait)
-        self.crop_output = crop_output
-        self.source = LiveSource(fps=fps, motion=motion)
-        self.source.open(reenactor, self.portrait, StageTimer(), False)
-
-    @property
-    def lost(self) -> int:
-        """Frames without a face so far."""
-        return self.source.lost
-
-    def step(self, frame: np.ndarray) -> np.ndarray:
-        """Render the portrait for one driver frame (HxWx3 uint8 RGB)."""
-        target, patch = self.source.target_for(frame)
-        if target is None:
-            return (self.portrait.crop_image if self.crop_output else self.portrait.image).copy()
-        return self.r.render(self.portrait, target, patch, self.crop_output)
-
-    def close(self) -> None:
-        self.source.close()
-
-
-def even_size(height: int, width: int) -> tuple[int, int]:
-    """(height, width) rounded down to even numbers (H.264 yuv420p needs it)."""
-    return height - height % 2, width - width % 2
-
-
-def video_size(reenactor: "Reenactor", portrait: PreparedPortrait, crop_output: bool) -> tuple[int, int]:
-    """(width, height) of the video written for ``portrait``: even, and within
-    ``OutputConfig.max_size`` and H.264 level 5.1 (:func:`reenactor.io.video.fit_video_size`)."""
-    from reenactor.io.video import fit_video_size
-
-    w, h = (reenactor.config.render.work_size,) * 2 if crop_output else portrait.size
-    return fit_video_size(w, h, reenactor.config.output.max_size)
-
-
-def progress_bar(total: int | None, desc: str, enabled: bool):
-    """A tqdm bar on stderr (frames, fps, time left), or a no-op."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=False)
 
 
 # ------------------------------------------------------------------ file jobs

@@ -1,0 +1,63 @@
+"""Bookkeeping of a rendering job, outside the pixel path: per-stage timing
+(:class:`StageTimer`), the terminal progress bar (:func:`progress_bar`) and the
+size of the video written for a portrait (:func:`even_size`, :func:`video_size`).
+
+:mod:`reenactor.api` re-exports these names; :mod:`reenactor.pipeline` uses them.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reenactor.api import PreparedPortrait, Reenactor
+
+__all__ = ["StageTimer", "progress_bar", "even_size", "video_size"]
+
+
+class StageTimer:
+    """Accumulates wall-clock milliseconds per named stage."""
+
+    def __init__(self) -> None:
+        self.total: dict[str, float] = defaultdict(float)
+        self.count: dict[str, int] = defaultdict(int)
+        #: ``time.perf_counter()`` when the first output frame was written, or None.
+        self.first_frame: float | None = None
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.total[stage] += seconds * 1000.0
+        self.count[stage] += 1
+
+    def encoded(self, seconds: float) -> None:
+        """One frame written (called on the encoding thread): its time, and the first frame's moment."""
+        self.add("encode", seconds)
+        if self.first_frame is None:
+            self.first_frame = time.perf_counter()
+
+    def per_frame(self, frames: int) -> dict[str, float]:
+        """Mean milliseconds per output frame for each stage."""
+        return {k: round(v / max(frames, 1), 3) for k, v in self.total.items()}
+
+
+def even_size(height: int, width: int) -> tuple[int, int]:
+    """(height, width) rounded down to even numbers (H.264 yuv420p needs it)."""
+    return height - height % 2, width - width % 2
+
+
+def video_size(reenactor: Reenactor, portrait: PreparedPortrait, crop_output: bool) -> tuple[int, int]:
+    """(width, height) of the video written for ``portrait``: even, and within
+    ``OutputConfig.max_size`` and H.264 level 5.1 (:func:`reenactor.io.video.fit_video_size`)."""
+    from reenactor.io.video_write import fit_video_size
+
+    w, h = (reenactor.config.render.work_size,) * 2 if crop_output else portrait.size
+    return fit_video_size(w, h, reenactor.config.output.max_size)
+
+
+def progress_bar(total: int | None, desc: str, enabled: bool):
+    """A tqdm bar on stderr (frames, fps, time left), or a no-op."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=False)
