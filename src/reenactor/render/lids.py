@@ -247,25 +247,44 @@ def paint_lash_lines(
             continue
         lid = _smooth_arc(lid)
         t = max(1.0, thickness * width)
-        pad = int(np.ceil(2.0 * t)) + 2
-        x0, y0 = np.floor(lid.min(0)).astype(int) - pad
-        x1, y1 = np.ceil(lid.max(0)).astype(int) + pad + 1
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-        if x1 - x0 < 3 or y1 - y0 < 3:
+        box = _lash_box(lid, t, (w, h))
+        if box is None:
             continue
-        # Supersampled by 4, centred a third of the thickness above the lid margin.
-        s = 4
-        big = np.zeros(((y1 - y0) * s, (x1 - x0) * s), np.uint8)
-        line = (lid - (x0, y0) - (0, t / 3.0) + 0.5) * s - 0.5
-        cv2.polylines(big, [np.round(line * 16).astype(np.int32)], False, 255, max(1, int(round(t * s))), cv2.LINE_AA, shift=4)
-        mask = cv2.resize(big, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-        mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, 0.3 * t))
-        # Thinner towards the corners: fade over the outer and inner fifth of the eye.
-        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        a, b = lid[0], lid[-1]
-        axis = (b - a) / max(np.linalg.norm(b - a), 1e-6)
-        u = ((xs - a[0]) * axis[0] + (ys - a[1]) * axis[1]) / max(np.linalg.norm(b - a), 1e-6)
-        mask *= smoothstep(np.minimum(u, 1.0 - u), 0.0, 0.2)
+        x0, y0, x1, y1 = box
         roi = out[y0:y1, x0:x1]
-        m = (alpha * mask)[..., None]
+        m = (alpha * _lash_mask(lid, t, box))[..., None]
         roi[:] = np.clip(m * lash.colour + (1.0 - m) * roi.astype(np.float32), 0, 255).astype(np.uint8)
+
+
+def _lash_box(lid: np.ndarray, t: float, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The pixels ``(x0, y0, x1, y1)`` a lash line ``t`` pixels thick along ``lid``
+    ((K, 2) float pixels) can touch, clipped to ``size`` = (width, height); None
+    when the box is under 3 pixels across."""
+    w, h = size
+    pad = int(np.ceil(2.0 * t)) + 2
+    x0, y0 = np.floor(lid.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(lid.max(0)).astype(int) + pad + 1
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None
+    return x0, y0, x1, y1
+
+
+def _lash_mask(lid: np.ndarray, t: float, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(y1 - y0, x1 - x0) float32 opacity 0..1 over ``box``: a soft line ``t`` pixels
+    thick along ``lid`` ((K, 2) float pixels), thinning out towards its ends."""
+    x0, y0, x1, y1 = box
+    # Supersampled by 4, centred a third of the thickness above the lid margin.
+    s = 4
+    big = np.zeros(((y1 - y0) * s, (x1 - x0) * s), np.uint8)
+    line = (lid - (x0, y0) - (0, t / 3.0) + 0.5) * s - 0.5
+    cv2.polylines(big, [np.round(line * 16).astype(np.int32)], False, 255, max(1, int(round(t * s))), cv2.LINE_AA, shift=4)
+    mask = cv2.resize(big, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, 0.3 * t))
+    # Thinner towards the corners: fade over the outer and inner fifth of the eye.
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    a, b = lid[0], lid[-1]
+    axis = (b - a) / max(np.linalg.norm(b - a), 1e-6)
+    u = ((xs - a[0]) * axis[0] + (ys - a[1]) * axis[1]) / max(np.linalg.norm(b - a), 1e-6)
+    mask *= smoothstep(np.minimum(u, 1.0 - u), 0.0, 0.2)
+    return mask
