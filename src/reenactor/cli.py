@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     from reenactor.train.cli import add_train_parser
 
     add_train_parser(sub)
+    from reenactor.figures.cli import add_figures_parser
+
+    add_figures_parser(sub)
     return parser
 
 
@@ -307,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
             from reenactor.train.cli import run_train
 
             return run_train(args)
+        if args.command == "figures":
+            from reenactor.figures.cli import run_figures
+
+            return run_figures(args)
         return handlers[args.command](args)
     except ReenactorError as exc:
         print(f"reenactor: error: {exc}", file=sys.stderr)
