@@ -49,9 +49,15 @@ def _resized(image, side: int | None):
 
 
 def run_bench(
-    driving: Path | None = None, source: Path | None = None, frames: int = 150, work_size: int = 512, portrait_side: int | None = None
+    driving: Path | None = None, source: Path | None = None, frames: int = 150, work_size: int = 512, portrait_side: int | None = None,
+    driver_minutes: float | None = None,
 ) -> dict:
     """Run the whole pipeline once and time every stage.
+
+    Args:
+        driver_minutes: loop the driver to this many minutes instead of
+            ``frames`` (:mod:`reenactor.bench_memory`); the report then also
+            has ``rss_samples``: the resident memory along the run.
 
     Returns:
         dict with ``stages`` (ms per frame), ``fps`` (end to end, and the warp
@@ -60,13 +66,13 @@ def run_bench(
     """
     from skimage import data
 
-    from reenactor.api import Reenactor, animate_file, animate_template
+    from reenactor.api import Reenactor
     from reenactor.config import ReenactorConfig
     from reenactor.io.image import read_image
 
     t_start = time.perf_counter()
     cfg = ReenactorConfig()
-    cfg = replace(cfg, render=replace(cfg.render, work_size=work_size), output=replace(cfg.output, max_size=0))
+    cfg = replace(cfg, render=replace(cfg.render, work_size=work_size))  # output as a user gets it (level 5.1 cap)
     r = Reenactor(cfg)
     image = _resized(read_image(source, what="portrait") if source else data.astronaut(), portrait_side)
     t0 = time.perf_counter()
@@ -74,18 +80,8 @@ def run_bench(
     r._space(portrait, crop_output=False)  # per-portrait layers (irises, mouth, person/background)
     prepare_ms = (time.perf_counter() - t0) * 1000
     with tempfile.TemporaryDirectory(prefix="reenactor-bench-") as tmp:
-        note = ""
-        if driving is None:
-            shared = find_shared_data()
-            if shared is not None and (shared / BENCH_CLIP).is_file():
-                driving = shared / BENCH_CLIP
-            else:
-                driving = Path(tmp) / "driver.mp4"
-                animate_template(r, portrait, "demo", driving, max_frames=frames)
-                note = " (rendered: ../shared/data not found)"
-        out = Path(tmp) / "out.mp4"
         t_file = time.perf_counter()
-        stats = animate_file(r, portrait, driving, out, max_frames=frames)
+        stats, driving, note, sampler = _drive(r, portrait, driving, frames, Path(tmp), driver_minutes)
     ms = stats["ms_per_frame"]
     warp_ms = ms.get("warp_field", 0) + ms.get("remap", 0)
     n = stats["frames"]
@@ -106,8 +102,37 @@ def run_bench(
         "peak_rss_mb": round(_peak_mb(), 1),
         "cpu_count": os.cpu_count(),
     }
-    report["text"] = _text(report, ms, n, work_size)
+    if sampler is not None:
+        report["driver_minutes"] = driver_minutes
+        report["rss_samples"] = [dict(zip(("pass", "frame", "rss_mb", "peak_rss_mb"), s)) for s in sampler.samples]
+    report["text"] = _text(report, ms, n, work_size) + ("\n" + "\n".join(sampler.lines()) if sampler else "")
     return report
+
+
+def _drive(r, portrait, driving: Path | None, frames: int, tmp: Path, driver_minutes: float | None):
+    """Animate ``portrait`` by the bench driver into ``tmp``: ``frames`` of it, or looped to ``driver_minutes``.
+
+    Returns:
+        (run statistics, driver path, a note on it, the
+        :class:`~reenactor.bench_memory.RssSampler` of a looped driver or None).
+    """
+    from reenactor.api import animate_file, animate_template
+
+    note = ""
+    if driving is None:
+        shared = find_shared_data()
+        if shared is not None and (shared / BENCH_CLIP).is_file():
+            driving = shared / BENCH_CLIP
+        else:
+            driving = tmp / "driver.mp4"
+            animate_template(r, portrait, "demo", driving, max_frames=frames)
+            note = " (rendered: ../shared/data not found)"
+    if driver_minutes is None:
+        return animate_file(r, portrait, driving, tmp / "out.mp4", max_frames=frames), driving, note, None
+    from reenactor.bench_memory import long_driver_run
+
+    stats, sampler = long_driver_run(r, portrait, driving, driver_minutes, tmp / "out.mp4")
+    return stats, driving, f"{note}, looped to {driver_minutes:g} min", sampler
 
 
 def _text(report: dict, ms: dict[str, float], n: int, work_size: int) -> str:

@@ -42,6 +42,17 @@ _positive_int = _int_at_least(1)
 _nonneg_int = _int_at_least(0)
 
 
+def _positive_minutes(text: str) -> float:
+    """argparse type: a number of minutes above 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes, got {text!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of minutes above 0, got {text}")
+    return v
+
+
 def _sizes(text: str) -> list[int]:
     try:
         sizes = [int(v) for v in text.split(",")]
@@ -130,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
     b.add_argument("--portrait-size", type=_sizes, default=None, metavar="N[,N...]",
                    help="bring the portrait's longer side to N px (e.g. 640,4000: one run per size, each in its own process, compared)")
+    b.add_argument("--driver-minutes", type=_positive_minutes, default=None, metavar="M",
+                   help="loop the driver clip to M minutes instead of --frames, and print the memory along the run")
 
     try:
         from reenactor.eval.cli import add_eval_parser
@@ -286,7 +299,8 @@ def cmd_bench(args) -> int:
     if len(sizes) > 1:
         report = compare_sizes(args, sizes)
     else:
-        report = run_bench(driving=args.driving, source=args.source, frames=args.frames, work_size=args.work_size, portrait_side=sizes[0])
+        report = run_bench(driving=args.driving, source=args.source, frames=args.frames, work_size=args.work_size, portrait_side=sizes[0],
+                           driver_minutes=args.driver_minutes)
     print(report["text"])
     if args.json:
         _write_stats(args.json, {k: v for k, v in report.items() if k != "text"})

@@ -6,8 +6,8 @@ the renderer draws them; the sink takes the frames. Sources:
 
 * :class:`TrackedSource`: driver frames (a video file through
   :func:`video_source`, or frames in memory), tracked as a whole first
-  (two-pass smoothing, the reference frame matched to the portrait), then
-  retargeted frame by frame;
+  (two-pass smoothing, the reference frame matched to the portrait; the
+  landmarks in temporary files), then retargeted frame by frame;
 * :class:`MotionSource`: a built-in motion (:mod:`reenactor.motion.templates`);
 * :class:`StillSource`: one still driver image;
 * :class:`LiveSource`: frames one at a time, causally (webcam); also behind
@@ -69,7 +69,12 @@ class TrackedSource(Source):
         audio: file whose audio a video sink muxes (the driver video).
         reread: returns the same frames again (a file decoded anew): then the
             mouth patches are cut while rendering instead of being held for the
-            whole driver (memory flat in its length, but for the landmarks).
+            whole driver, and memory stays flat in its length (the landmarks
+            are in temporary files, :mod:`reenactor.tracking`).
+
+    The track's temporary files are removed when :meth:`targets` ends or is
+    closed (also on an error), by :meth:`close`, or when the source is
+    garbage-collected.
     """
 
     def __init__(self, frames: Iterable[np.ndarray], fps: float, motion: str | None = None,
@@ -82,29 +87,39 @@ class TrackedSource(Source):
         with progress_bar(self.total, "tracking driver", progress) as bar:
             self.track = reenactor.track(self.frames, self.fps, self.reference_frame, bar.update, timer,
                                          portrait=portrait, keep_mouths=self.reread is None)
-        self._rt = reenactor.retargeter(portrait, self.track, self.motion)
+        try:
+            self._rt = reenactor.retargeter(portrait, self.track, self.motion)
+        except BaseException:
+            self.close()
+            raise
         self._timer = timer
         return len(self.track.landmarks)
+
+    def close(self) -> None:
+        """Remove the track's temporary files (the statistics stay)."""
+        track = getattr(self, "track", None)
+        if track is not None:
+            track.close()
 
     def _mouths(self) -> Iterator[MouthPatch | None]:
         if self.reread is None:
             yield from self.track.mouths
             return
-        found, raw = self.track.found, self.track.raw
-        for i, frame in enumerate(self.reread()):
-            if i >= len(found):
-                return
+        for frame, found, raw in zip(self.reread(), self.track.found, self.track.raw):
             t0 = time.perf_counter()
-            patch = extract_mouth_patch(frame, raw[i]) if found[i] else None
+            patch = extract_mouth_patch(frame, raw) if found else None
             self._timer.add("mouth_patch", time.perf_counter() - t0)
             yield patch
 
     def targets(self):
-        for lm, mouth in zip(self.track.landmarks, self._mouths()):
-            t0 = time.perf_counter()
-            target = self._rt(lm)
-            self._timer.add("retarget", time.perf_counter() - t0)
-            yield target, mouth
+        try:
+            for lm, mouth in zip(self.track.landmarks, self._mouths()):
+                t0 = time.perf_counter()
+                target = self._rt(lm)
+                self._timer.add("retarget", time.perf_counter() - t0)
+                yield target, mouth
+        finally:
+            self.close()
 
     def stats(self):
         t = self.track

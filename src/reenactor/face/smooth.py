@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -68,18 +69,48 @@ def smooth_track(
             the lag. Needs the whole track (not for live input).
 
     Returns:
-        (F, N, 3) smoothed landmarks, same units and dtype as ``track``.
+        (F, N, 3) smoothed landmarks, same units and dtype as ``track``
+        (:func:`smooth_frames` into arrays in memory).
     """
-    out = _forward(track, fps, scale, config)
-    if two_pass:
-        out = 0.5 * (out + _forward(track[::-1], fps, scale, config)[::-1])
-    return out.astype(track.dtype)
-
-
-def _forward(track: np.ndarray, fps: float, scale: float, config: SmoothingConfig | None) -> np.ndarray:
-    """One causal One-Euro pass over ``track`` (F, N, 3); float64."""
-    f = OneEuroFilter(fps, config)
-    out = np.empty(track.shape, dtype=np.float64)
-    for i in range(len(track)):
-        out[i] = f(track[i] / scale) * scale
+    out = np.empty(track.shape, track.dtype)
+    smooth_frames(track, out, fps, scale, config, two_pass, np.empty(track.shape, np.float64) if two_pass else None)
     return out
+
+
+def smooth_frames(track, out, fps: float, scale: float, config: SmoothingConfig | None = None, two_pass: bool = False,
+                  scratch=None) -> None:
+    """:func:`smooth_track` frame by frame, for a track that need not be in memory.
+
+    The forward pass streams through ``track`` (its filter state is one
+    frame); with ``two_pass`` it goes to ``scratch``, then the backward pass
+    streams through ``reversed(track)`` and writes the mean of the two, cast
+    to ``out``'s dtype: the same arithmetic, in the same order, as
+    ``0.5 * (forward + backward)`` over whole arrays.
+
+    Args:
+        track: F (N, 3) frames in pixels: ``len``, iteration and ``reversed``
+            (an array, or a :class:`reenactor.framefile.FrameFile`).
+        out: F (N, 3) frames written with ``out[i] = frame``, cast to its dtype.
+        fps, scale, config, two_pass: as for :func:`smooth_track`.
+        scratch: with ``two_pass``, F (N, 3) float64 frames written and read
+            by index (the forward pass).
+    """
+    dtype = out.dtype
+    forward = one_euro_pass(track, fps, scale, config)
+    if not two_pass:
+        for i, x in enumerate(forward):
+            out[i] = x.astype(dtype)
+        return
+    for i, x in enumerate(forward):
+        scratch[i] = x
+    n = len(track)
+    for i, back in zip(range(n - 1, -1, -1), one_euro_pass(reversed(track), fps, scale, config)):
+        out[i] = (0.5 * (scratch[i] + back)).astype(dtype)
+
+
+def one_euro_pass(frames: Iterable[np.ndarray], fps: float, scale: float, config: SmoothingConfig | None) -> Iterator[np.ndarray]:
+    """One causal One-Euro pass over (N, 3) frames in pixels, filtered in units of ``scale``;
+    yields (N, 3) float64 frames in pixels."""
+    f = OneEuroFilter(fps, config)
+    for x in frames:
+        yield f(x / scale) * scale

@@ -163,8 +163,12 @@ def match_reference(
     portrait is rarely caught mid-blink, and an open eye mapped to a blink
     frame would open past the portrait's when the driver's opens).
 
+    Each frame is measured, compared and let go in turn: what is kept is two
+    numbers a frame, so ``track`` may be read from disk one frame at a time.
+
     Args:
-        track: (F, 478, 3) driver landmarks in driver pixels.
+        track: (F, 478, 3) driver landmarks in driver pixels (an array, or
+            anything whose ``track[i]`` is frame i's (478, 3)).
         valid: (F,) bool, frames where a face was detected.
         frame_size: driver (width, height).
         portrait: (478, 3) portrait landmarks in portrait pixels.
@@ -177,9 +181,10 @@ def match_reference(
     if len(idx) == 0:
         raise ValueError("no valid frame to choose a reference from")
     target = FaceState.measure(portrait, portrait_size)
-    states = [FaceState.measure(track[i], frame_size) for i in idx]
-    eyes = np.array([s.expression["eye_open"] for s in states])
-    dist = np.array([match_distance(target, s) for s in states])
+    eyes, dist = np.empty(len(idx)), np.empty(len(idx))  # eye opening (IOD), match_distance
+    for k, i in enumerate(idx):
+        state = FaceState.measure(track[i], frame_size)
+        eyes[k], dist[k] = state.expression["eye_open"], match_distance(target, state)
     shut = eyes < MIN_EYE_OPEN * np.median(eyes)
     if target.expression["eye_open"] >= MIN_EYE_OPEN * np.median(eyes) and not shut.all():
         dist[shut] = np.inf  # an open-eyed portrait never takes a blink frame
