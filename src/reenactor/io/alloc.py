@@ -40,3 +40,21 @@ def keep_large_buffers(mmap_threshold: int = 32 << 20, trim_threshold: int = 256
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))) and bool(mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)))
+
+
+def release_free_memory() -> bool:
+    """Hand freed heap pages back to the system (glibc ``malloc_trim(0)``).
+
+    Preparing a large portrait frees a few hundred MB of temporaries that the
+    heap would otherwise keep (and count in the process's memory) while the
+    frames are rendered and encoded. Returns False where there is no glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return bool(trim(0))

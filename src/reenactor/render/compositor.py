@@ -23,6 +23,7 @@ import numpy as np
 
 from reenactor.config import ReenactorConfig
 from reenactor.face.landmarks import face_size
+from reenactor.io.alloc import release_free_memory
 from reenactor.render.eyes import EyeRenderer
 from reenactor.render.layers import PortraitLayers, build_layers
 from reenactor.render.lids import measure_lash_lines, paint_lash_lines, smooth_stretched_lids
@@ -34,6 +35,12 @@ if TYPE_CHECKING:  # annotations only (api imports this module)
 
 #: Side (image pixels) of the tiles the full-resolution seam layer is drawn in.
 SEAM_TILE = 48
+#: Image pixels whose source moves by less than this (image pixels) are drawn as the
+#: portrait: ``cv2.remap`` rounds source positions to 1/32 pixel, so such a shift
+#: samples the pixel itself.
+STILL_SHIFT = 1.0 / 64.0
+#: Pixels of the picture drawn at a time (a band of rows).
+STRIP_PIXELS = 1 << 18
 
 
 class _Space:
@@ -52,25 +59,33 @@ class _Space:
         self.person: PortraitLayers | None = None
         self.person_at: tuple[int, int] = (0, 0)
 
-    def shading(self) -> np.ndarray:
-        """Low-pass float32 copy of the base (sigma 4% of the face size): its lighting.
+    def lighting(self, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+        """The base's low-pass colours (sigma 4% of the face size: its lighting) at a backward map.
 
-        A wide blur is run on a copy shrunk so that sigma is 4 px there, then
-        enlarged back (the result is smooth at that scale anyway): on a 4000 px
-        portrait the full-size blur took 4.7 s, at the first turned frame.
+        Args:
+            map_x, map_y: (h, w) float32 source coordinates in this space's pixels.
+
+        Returns:
+            (h, w, 3) float32.
+
+        The low-pass is kept shrunk so that sigma is 4 px there (it is smooth at
+        that scale anyway) and sampled with scaled coordinates: a full-size
+        float copy of a 4000 px portrait is 128 MB, and its blur took 4.7 s.
         """
         if self._shading is None:
             sigma = max(1.0, 0.04 * self._face)
-            base = self.base.astype(np.float32)
-            shrink = sigma / 4.0
-            if shrink < 4.0:
-                self._shading = cv2.GaussianBlur(base, (0, 0), sigma)
-            else:
-                h, w = base.shape[:2]
-                small = cv2.resize(base, (max(1, round(w / shrink)), max(1, round(h / shrink))), interpolation=cv2.INTER_AREA)
-                small = cv2.GaussianBlur(small, (0, 0), 4.0)
-                self._shading = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-        return self._shading
+            h, w = self.base.shape[:2]
+            shrink = max(1.0, sigma / 4.0) if sigma / 4.0 >= 4.0 else 1.0
+            small = self.base.astype(np.float32)
+            if shrink > 1.0:
+                small = cv2.resize(small, (max(1, round(w / shrink)), max(1, round(h / shrink))), interpolation=cv2.INTER_AREA)
+            self._shading = cv2.GaussianBlur(small, (0, 0), sigma / shrink)
+        sh, sw = self._shading.shape[:2]
+        h, w = self.base.shape[:2]
+        if (sh, sw) != (h, w):
+            map_x = (map_x + 0.5) * np.float32(sw / w) - 0.5
+            map_y = (map_y + 0.5) * np.float32(sh / h) - 0.5
+        return cv2.remap(self._shading, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
 
     def layers(self, out: np.ndarray, target: np.ndarray, patch: MouthPatch | None) -> None:
         self.mouth.composite(out, target, patch)
@@ -102,13 +117,15 @@ class Compositor:
                 portrait._spaces[key] = _Space(portrait.crop_image, portrait.crop_landmarks, self.config.render)
             else:
                 portrait._spaces[key] = _Space(portrait.image, portrait.landmarks, self.config.render)
-                portrait._spaces["roi"] = self._roi_grid(portrait)
+                w, h = portrait.size
+                portrait._spaces["roi"] = portrait.crop.image_roi(w, h)
             if self.config.render.background == "still":
                 space = portrait._spaces[key]
                 lm = portrait.crop_landmarks if crop_output else portrait.landmarks
                 space.person, space.person_at = build_layers(
                     portrait.image, portrait.crop, space.base, lm, crop_output, self.config.render, portrait._spaces
                 )
+            release_free_memory()  # the layers' temporaries (hundreds of MB at 4000 px)
         return portrait._spaces[key]
 
     def _edge(self, portrait: PreparedPortrait) -> np.ndarray:
@@ -117,14 +134,6 @@ class Compositor:
             w, h = portrait.size
             portrait._spaces["edge"] = portrait.crop.inside_distance(self.warper.coarse, w, h)
         return portrait._spaces["edge"]
-
-    @staticmethod
-    def _roi_grid(portrait: PreparedPortrait):
-        h, w = portrait.image.shape[:2]
-        x0, y0, x1, y1 = portrait.crop.image_roi(w, h)
-        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-        s, (ox, oy) = portrait.crop.scale, portrait.crop.offset
-        return (x0, y0, x1, y1), (gx * s + ox).astype(np.float32), (gy * s + oy).astype(np.float32)
 
     # ----------------------------------------------------------------- render
     def draw(self, portrait: PreparedPortrait, target: np.ndarray, mouth: MouthPatch | None = None,
@@ -139,18 +148,16 @@ class Compositor:
         if crop_output:
             out = space.person.composite(map_x, map_y) if space.person is not None else remap(space.base, map_x, map_y)
             target_out = target
-            own_map = (map_x, map_y)
+
+            def own_map(box):
+                return map_x[box[1] : box[3], box[0] : box[2]], map_y[box[1] : box[3], box[0] : box[2]]
         else:
-            (x0, y0, x1, y1), ux, uy = portrait._spaces["roi"]
-            sx, sy = self._to_image_map(portrait, self._displacement(map_x, map_y), ux, uy)
-            out = space.base.copy()
-            if space.person is not None:
-                px, py = space.person_at
-                out[y0:y1, x0:x1] = space.person.composite(sx - px, sy - py)
-            else:
-                out[y0:y1, x0:x1] = remap(space.base, sx, sy)
+            disp = self._displacement(map_x, map_y)
+            out = self._draw_picture(portrait, space, disp)
             target_out = portrait.crop.to_image(target)
-            own_map = (sx, sy)
+
+            def own_map(box):
+                return self._image_map(portrait, disp, box)
         if maps.mirror is not None:
             self._apply_mirror(portrait, space, out, maps.mirror, own_map, crop_output)
         if maps.seam is not None:
@@ -164,27 +171,96 @@ class Compositor:
             timer.add("mouth_eyes", t3 - t2)
         return out
 
-    @staticmethod
-    def _to_image_map(portrait: PreparedPortrait, disp: np.ndarray, ux: np.ndarray, uy: np.ndarray, origin: tuple[int, int] = (0, 0)):
-        """Resample a crop-space displacement on image pixels: their backward map in image pixels.
+    def _draw_picture(self, portrait: PreparedPortrait, space: "_Space", disp: np.ndarray) -> np.ndarray:
+        """The whole picture with the crop's displacement applied: HxWx3 uint8.
 
-        The displacement (map - identity) is resampled, not the map itself, so
-        image pixels just outside the crop's last pixel centre (the crop
-        footprint is rounded outwards) keep the identity instead of a clamped
-        coordinate: no one-pixel seam where the crop meets the portrait.
+        Only the box of image pixels that move (:meth:`_moving_box`) is
+        resampled; the rest is the portrait as prepared, which the
+        resampling would reproduce anyway. On a large portrait the head
+        moves a small part of the picture.
+        """
+        out = space.base.copy()
+        box = self._moving_box(portrait, disp)
+        if box is None:
+            return out
+        x0, y0, x1, y1 = box
+        # In bands of rows: the maps and samples of a band stay in the cache,
+        # and a 4000 px portrait's per-frame temporaries stay a few MB.
+        step = max(8, STRIP_PIXELS // (x1 - x0))
+        d_img = disp * np.float32(1.0 / portrait.crop.scale)  # image pixels
+        for top in range(y0, y1, step):
+            band = (x0, top, x1, min(top + step, y1))
+            d = self._crop_sampled(portrait, d_img, band)
+            if space.person is not None:
+                px, py = space.person_at
+                mx, my = self._picture_map(d, band, shift=(px, py))
+                out[top : band[3], x0:x1] = space.person.composite(mx, my, at=(x0 - px, top - py))
+            else:
+                out[top : band[3], x0:x1] = remap(space.base, *self._picture_map(d, band))
+        return out
+
+    @staticmethod
+    def _moving_box(portrait: PreparedPortrait, disp: np.ndarray) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1): the image pixels of the crop's footprint whose source moves by at least
+        :data:`STILL_SHIFT` image pixels under the (S, S, 2) crop displacement ``disp``; None if none.
+
+        An image pixel's displacement is interpolated from the 2x2 crop pixels
+        around it, so the crop box of moving pixels is grown by one.
+        """
+        s = portrait.crop.scale
+        n = disp.shape[0]
+        moving = np.abs(disp.reshape(n, -1)) >= STILL_SHIFT * s  # (S, 2S): x, y interleaved
+        cols, rows = np.flatnonzero(moving.any(0).reshape(-1, 2).any(1)), np.flatnonzero(moving.any(1))
+        if len(cols) == 0:
+            return None
+        rx0, ry0, rx1, ry1 = portrait._spaces["roi"]
+        (ix0, iy0), (ix1, iy1) = portrait.crop.to_image(np.array([[cols[0] - 1.0, rows[0] - 1.0], [cols[-1] + 1.0, rows[-1] + 1.0]]))
+        x0 = rx0 if cols[0] <= 0 else max(rx0, int(np.floor(ix0)) - 1)
+        y0 = ry0 if rows[0] <= 0 else max(ry0, int(np.floor(iy0)) - 1)
+        x1 = rx1 if cols[-1] >= n - 1 else min(rx1, int(np.ceil(ix1)) + 2)
+        y1 = ry1 if rows[-1] >= n - 1 else min(ry1, int(np.ceil(iy1)) + 2)
+        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+    @staticmethod
+    def _crop_sampled(portrait: PreparedPortrait, values: np.ndarray, box: tuple[int, int, int, int],
+                      origin: tuple[int, int] = (0, 0), border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+        """A crop-space array (h, w[, c]) float32 whose top-left pixel is crop pixel
+        ``origin``, sampled (bilinear) at the image pixels of ``box`` (x0, y0, x1, y1)."""
+        s, (ox, oy) = portrait.crop.scale, portrait.crop.offset
+        x0, y0, x1, y1 = box
+        m = np.array([[s, 0.0, s * x0 + ox - origin[0]], [0.0, s, s * y0 + oy - origin[1]]])
+        return cv2.warpAffine(values, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=border, borderValue=0)
+
+    @classmethod
+    def _image_map(cls, portrait: PreparedPortrait, disp: np.ndarray, box: tuple[int, int, int, int],
+                   origin: tuple[int, int] = (0, 0), shift: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+        """Backward map of the image pixels of ``box``, in image pixels minus ``shift``.
+
+        The crop-space displacement (map - identity) is resampled, not the map
+        itself, so image pixels just outside the crop's last pixel centre (the
+        crop footprint is rounded outwards) keep the identity instead of a
+        clamped coordinate: no one-pixel seam where the crop meets the portrait.
 
         Args:
             disp: (h, w, 2) float32 crop-space displacement over a box of the
                 crop whose top-left corner is ``origin`` (x, y); see
                 :meth:`_displacement` and :meth:`SampleLayer.displacement`.
-            ux, uy: (H, W) float32 crop coordinates of the image pixels.
+            box: (x0, y0, x1, y1) image pixels.
+            shift: (x, y) subtracted from the map (a layer region's corner).
+
+        Returns:
+            (map_x, map_y), each (y1 - y0, x1 - x0) float32.
         """
-        if origin == (0, 0):
-            d = cv2.remap(disp, ux, uy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        else:
-            d = cv2.remap(disp, ux - origin[0], uy - origin[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        s, (ox, oy) = portrait.crop.scale, portrait.crop.offset
-        return (ux + d[..., 0] - ox) / s, (uy + d[..., 1] - oy) / s
+        return cls._picture_map(cls._crop_sampled(portrait, disp * np.float32(1.0 / portrait.crop.scale), box, origin), box, shift)
+
+    @staticmethod
+    def _picture_map(d: np.ndarray, box: tuple[int, int, int, int], shift: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+        """(map_x, map_y) of the image pixels of ``box`` from their (h, w, 2) displacement ``d`` in image pixels, minus ``shift``."""
+        x0, y0, x1, y1 = box
+        ramp_x = np.arange(x0 - shift[0], x1 - shift[0], dtype=np.float32)
+        ramp_y = np.arange(y0 - shift[1], y1 - shift[1], dtype=np.float32)
+        return d[..., 0] + ramp_x[None, :], d[..., 1] + ramp_y[:, None]
 
     @staticmethod
     def _displacement(map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
@@ -194,22 +270,21 @@ class Compositor:
 
     def _layer_samples(
         self, portrait: PreparedPortrait, layer: SampleLayer, crop_output: bool, maps: bool = True
-    ) -> tuple[tuple[int, int, int, int], np.ndarray | None, np.ndarray | None, np.ndarray, tuple[slice, slice] | None] | None:
+    ) -> tuple[tuple[int, int, int, int], np.ndarray | None, np.ndarray | None, np.ndarray] | None:
         """A sample layer's box, maps and weight in ``out``'s pixels.
 
         Args:
             maps: also resample the maps (full output; else map_x, map_y are None).
 
         Returns:
-            ((x0, y0, x1, y1), map_x, map_y, weight, rows_cols) with the maps
-            in the drawing space's pixels over the box of ``out``, and
-            ``rows_cols`` the box's slices of the image ROI grid (None for
-            crop output); None when the box misses the output.
+            ((x0, y0, x1, y1), map_x, map_y, weight) with the maps in the
+            drawing space's pixels over that box of ``out``; None when the box
+            misses the output.
         """
-        bx0, by0, bx1, by1 = layer.box
         if crop_output:
-            return layer.box, layer.map_x, layer.map_y, layer.weight, None
-        (rx0, ry0, rx1, ry1), ux, uy = portrait._spaces["roi"]
+            return layer.box, layer.map_x, layer.map_y, layer.weight
+        bx0, by0, bx1, by1 = layer.box
+        rx0, ry0, rx1, ry1 = portrait._spaces["roi"]
         corners = portrait.crop.to_image(np.array([[bx0, by0, 0.0], [bx1, by1, 0.0]]))
         x0 = max(rx0, int(np.floor(corners[0, 0])) - 1)
         y0 = max(ry0, int(np.floor(corners[0, 1])) - 1)
@@ -217,11 +292,10 @@ class Compositor:
         y1 = min(ry1, int(np.ceil(corners[1, 1])) + 1)
         if x1 <= x0 or y1 <= y0:
             return None
-        rows, cols = slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0)
-        sub_x, sub_y = ux[rows, cols], uy[rows, cols]
-        mx, my = self._to_image_map(portrait, layer.displacement(), sub_x, sub_y, (bx0, by0)) if maps else (None, None)
-        w = cv2.remap(layer.weight, sub_x - bx0, sub_y - by0, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        return (x0, y0, x1, y1), mx, my, w, (rows, cols)
+        box = (x0, y0, x1, y1)
+        mx, my = self._image_map(portrait, layer.displacement(), box, (bx0, by0)) if maps else (None, None)
+        w = self._crop_sampled(portrait, layer.weight, box, (bx0, by0), cv2.BORDER_CONSTANT)
+        return box, mx, my, w
 
     @staticmethod
     def _blend(out: np.ndarray, box: tuple[int, int, int, int], sample: np.ndarray, weight: np.ndarray) -> None:
@@ -237,7 +311,7 @@ class Compositor:
         space: "_Space",
         out: np.ndarray,
         layer: SampleLayer,
-        own_map: tuple[np.ndarray, np.ndarray],
+        own_map,
         crop_output: bool,
     ) -> None:
         """Blend the mirrored fill into ``out`` (in place), shading-corrected.
@@ -247,20 +321,15 @@ class Compositor:
         so a lit cheek copied onto a shaded one takes the shaded side's light.
 
         Args:
-            own_map: the frame's backward map in ``out``'s pixels (over the
-                crop, or over the crop's image ROI for full output).
+            own_map: box (x0, y0, x1, y1) of ``out`` -> the frame's backward
+                map over it, in the drawing space's pixels.
         """
         found = self._layer_samples(portrait, layer, crop_output)
         if found is None:
             return
-        (x0, y0, x1, y1), mx, my, w, rows_cols = found
-        if rows_cols is None:
-            ox, oy = own_map[0][y0:y1, x0:x1], own_map[1][y0:y1, x0:x1]
-        else:
-            ox, oy = own_map[0][rows_cols], own_map[1][rows_cols]
-        shade = space.shading()
-        lo_own = cv2.remap(shade, ox, oy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-        lo_mir = cv2.remap(shade, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        (x0, y0, x1, y1), mx, my, w = found
+        ox, oy = own_map((x0, y0, x1, y1))
+        lo_own, lo_mir = space.lighting(ox, oy), space.lighting(mx, my)
         gain = np.clip((lo_own + 1.0) / (lo_mir + 1.0), 0.6, 1.6)
         self._blend(out, (x0, y0, x1, y1), remap(space.base, mx, my).astype(np.float32) * gain, w)
 
@@ -273,7 +342,7 @@ class Compositor:
         if crop_output:
             found = self._layer_samples(portrait, layer, crop_output)
             if found is not None:
-                box, mx, my, w, _ = found
+                box, mx, my, w = found
                 self._blend(out, box, self._draw(space, mx, my, box, (0, 0)), w)
             return
         # Full resolution: the layer is a thin ring around the face, so its box
@@ -281,8 +350,7 @@ class Compositor:
         found = self._layer_samples(portrait, layer, crop_output, maps=False)
         if found is None:
             return
-        (x0, y0, x1, y1), _, _, w_box, _ = found
-        (rx0, ry0, _, _), ux, uy = portrait._spaces["roi"]
+        (x0, y0, x1, y1), _, _, w_box = found
         step = SEAM_TILE
         disp = layer.displacement()
         for ty in range(y0, y1, step):
@@ -291,8 +359,7 @@ class Compositor:
                 if not np.any(w > 0.004):
                     continue
                 box = (tx, ty, tx + w.shape[1], ty + w.shape[0])
-                rows, cols = slice(ty - ry0, box[3] - ry0), slice(tx - rx0, box[2] - rx0)
-                mx, my = self._to_image_map(portrait, disp, ux[rows, cols], uy[rows, cols], layer.box[:2])
+                mx, my = self._image_map(portrait, disp, box, layer.box[:2])
                 self._blend(out, box, self._draw(space, mx, my, box, space.person_at), w)
 
     @staticmethod

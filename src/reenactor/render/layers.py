@@ -51,7 +51,7 @@ _SNAP = 0.02
 _SEGMENT_SIDE = 512
 
 
-def segment_person(image: np.ndarray, model_selection: int = 0) -> np.ndarray:
+def segment_person(image: np.ndarray, model_selection: int = 0, full_size: bool = True) -> np.ndarray:
     """Soft person mask of an image (mediapipe's selfie segmentation network, :mod:`.segmentation`).
 
     The image is padded to a square with mid grey first (the model works on a
@@ -61,6 +61,9 @@ def segment_person(image: np.ndarray, model_selection: int = 0) -> np.ndarray:
     Args:
         image: HxWx3 uint8 RGB.
         model_selection: 0 (general, 256x256) or 1 (landscape, 144x256).
+
+        full_size: bring the mask to the image's size (else it stays at most
+            512 px on its longer side; :func:`mask_at` enlarges it later).
 
     Returns:
         HxW float32 person probability in [0, 1].
@@ -78,8 +81,13 @@ def segment_person(image: np.ndarray, model_selection: int = 0) -> np.ndarray:
     oy, ox = (s - sh) // 2, (s - sw) // 2
     square[oy : oy + sh, ox : ox + sw] = small
     mask = np.ascontiguousarray(selfie_mask(square, model_selection)[oy : oy + sh, ox : ox + sw])
-    if (sh, sw) != (h, w):
-        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+    return mask_at(mask, (w, h)) if full_size else mask
+
+
+def mask_at(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A float32 mask brought to ``size`` (width, height) (bilinear) and clipped to [0, 1]."""
+    if mask.shape[::-1] != tuple(size):
+        mask = cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
     return np.clip(mask, 0.0, 1.0)
 
 
@@ -169,7 +177,6 @@ class PortraitLayers:
         person: HxWx4 uint8: premultiplied person colour (RGB) and alpha
             (0..255); ``person[..., :3] + (1 - alpha) * plate == image``.
         plate: HxWx3 uint8 RGB background with the person removed.
-        alpha: HxW float32 final person alpha in [0, 1].
     """
 
     def __init__(self, image: np.ndarray, alpha: np.ndarray, landmarks: np.ndarray, cfg: RenderConfig) -> None:
@@ -237,7 +244,11 @@ class PortraitLayers:
         colour = cv2.subtract(image, _behind(plate, a_u8))
         self.person = cv2.merge([colour, a_u8])
         self.plate = plate
-        self.alpha = a_u8.astype(np.float32) / 255.0
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """HxW float32 final person alpha in [0, 1] (computed on request, from :attr:`person`)."""
+        return self.person[..., 3].astype(np.float32) / 255.0
 
     def composite(self, map_x: np.ndarray, map_y: np.ndarray, at: tuple[int, int] = (0, 0)) -> np.ndarray:
         """Person layer sampled at the backward map, over the still plate.
@@ -344,7 +355,7 @@ def build_layers(
     """The layers of one drawing space of a prepared portrait.
 
     The selfie segmentation runs once per portrait, on the part of the
-    portrait the face crop covers (``cache["person_alpha"]``), and is shared by
+    portrait the face crop covers (``cache["person_alpha"]``, at most 512 px), and is shared by
     both drawing spaces. When it finds too little of a person around the face
     (``cfg.layer_min_cover``; a drawing or an animal it does not recognise),
     there are no layers and the portrait is warped as a whole.
@@ -366,9 +377,9 @@ def build_layers(
     """
     h, w = image.shape[:2]
     x0, y0, x1, y1 = crop.image_roi(w, h)
-    if "person_alpha" not in cache:
-        cache["person_alpha"] = segment_person(np.ascontiguousarray(image[y0:y1, x0:x1]), cfg.layer_model)
-    roi_alpha = cache["person_alpha"]
+    if "person_alpha" not in cache:  # kept at the network's scale (a 4000 px one is 38 MB)
+        cache["person_alpha"] = segment_person(np.ascontiguousarray(image[y0:y1, x0:x1]), cfg.layer_model, full_size=False)
+    roi_alpha = mask_at(cache["person_alpha"], (x1 - x0, y1 - y0))
     lm = np.asarray(landmarks, dtype=np.float64)[:, :2]
     roi_lm = lm - np.array([x0, y0], np.float64) if not crop_output else crop.to_image(lm) - np.array([x0, y0], np.float64)
     if person_cover(roi_alpha, roi_lm) < cfg.layer_min_cover:
