@@ -24,9 +24,7 @@ NOT_RUNTIME = ("eval/", "train/", "face/convert/")
 #: Runtime files still over a limit while someone reduces them: path (relative to
 #: the package) -> why. Exempts the file and its functions. Remove an entry when
 #: its file passes (``test_pending_entries_are_still_needed`` says when).
-PENDING: dict[str, str] = {
-    "render/layers.py": "being reduced (issue 15): over 400 lines; refine_alpha and PortraitLayers.__init__ over 60",
-}
+PENDING: dict[str, str] = {}
 
 
 def _runtime_files() -> list[tuple[str, Path]]:

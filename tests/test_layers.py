@@ -13,7 +13,8 @@ from reenactor.config import ReenactorConfig
 from reenactor.errors import InputError
 from reenactor.face import topology as T
 from reenactor.motion.templates import ExpressionBasis, MotionParams, template
-from reenactor.render.layers import PortraitLayers, _behind, push_pull_fill
+from reenactor.render.layers import PortraitLayers, _behind
+from reenactor.render.matting import push_pull_fill
 from reenactor.render.warp import remap
 
 

@@ -43,6 +43,7 @@ import numpy as np
 from reenactor.config import RenderConfig
 from reenactor.errors import InputError
 from reenactor.face import topology as T
+from reenactor.render.matting import mirror_fill, push_pull_fill, refine_alpha
 from reenactor.render.segmentation import selfie_mask
 
 #: Alpha below this (above 1 - this) is taken as 0 (1): guided-filter ripple.
@@ -91,78 +92,6 @@ def mask_at(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(mask, 0.0, 1.0)
 
 
-def push_pull_fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Fill unknown pixels from the known ones (multi-scale push-pull).
-
-    Unknown regions receive a smooth blend of the surrounding known colours,
-    coarse scales filling large holes and fine scales keeping the colours
-    next to the hole's edge.
-
-    Args:
-        image: HxWxC float32 colours.
-        known: HxW float32 weights in [0, 1] (1 = known, 0 = to fill).
-
-    Returns:
-        HxWxC float32, equal to ``image`` where ``known`` is 1.
-    """
-    w = known.astype(np.float32)
-    levels = [(image * w[..., None], w)]
-    while min(levels[-1][1].shape) > 4:
-        c, k = levels[-1]
-        levels.append((cv2.pyrDown(c), cv2.pyrDown(k)))
-    c, k = levels[-1]
-    filled = c.sum((0, 1)) / max(float(k.sum()), 1e-6) * np.ones_like(c)  # the mean colour at the top
-    filled = np.where(k[..., None] > 1e-6, c / np.maximum(k, 1e-6)[..., None], filled)
-    for c, k in reversed(levels[:-1]):
-        up = cv2.pyrUp(filled, dstsize=(k.shape[1], k.shape[0]))
-        if up.ndim == 2:
-            up = up[..., None]
-        conf = np.clip(k * 2.0, 0.0, 1.0)[..., None]  # trust a level once half its support is known
-        own = c / np.maximum(k, 1e-6)[..., None]
-        filled = conf * own + (1.0 - conf) * up
-    return filled
-
-
-def mirror_fill(image: np.ndarray, hole: np.ndarray, smooth: np.ndarray, depth: float) -> np.ndarray:
-    """Continue the background's texture into a hole by mirroring it across the hole's edge.
-
-    Each hole pixel at distance ``d`` from the edge takes the known pixel
-    reflected through its nearest edge point (``2 * nearest - p``), so the
-    fill is continuous at the edge and keeps the background's grain instead
-    of a smooth smear. Deeper than ``depth`` (and where the reflection falls
-    outside the image or back into the hole) it fades into ``smooth``.
-
-    Args:
-        image: HxWx3 float32 colours (known outside the hole).
-        hole: HxW uint8, 1 = to fill.
-        smooth: HxWx3 float32 smooth fill of the hole (e.g. push-pull).
-        depth: how deep the mirrored texture reaches, pixels.
-
-    Returns:
-        HxWx3 float32: ``image`` outside the hole, the blended fill inside.
-    """
-    out = smooth.copy()
-    known = (hole == 0).astype(np.uint8)
-    if known.all() or not known.any():
-        return out
-    dist, labels = cv2.distanceTransformWithLabels(1 - known, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    ky, kx = np.nonzero(known)
-    lut = np.zeros((labels.max() + 1, 2), np.int64)
-    lut[labels[ky, kx]] = np.stack([kx, ky], 1)
-    hy, hx = np.nonzero(hole)
-    near = lut[labels[hy, hx]]
-    sx, sy = 2 * near[:, 0] - hx, 2 * near[:, 1] - hy
-    h, w = hole.shape
-    ok = (sx >= 0) & (sx < w) & (sy >= 0) & (sy < h)
-    ok[ok] &= known[sy[ok], sx[ok]] == 1
-    d = dist[hy, hx]
-    wgt = (1.0 - np.clip((d - depth) / max(depth, 1e-6), 0.0, 1.0)) * ok
-    wgt = wgt.astype(np.float32)[:, None]
-    mirrored = image[np.where(ok, sy, 0), np.where(ok, sx, 0)]
-    out[hy, hx] = wgt * mirrored + (1.0 - wgt) * smooth[hy, hx]
-    return out
-
-
 class PortraitLayers:
     """Person layer and background plate of one region of a drawing space.
 
@@ -184,30 +113,15 @@ class PortraitLayers:
             raise InputError("PortraitLayers needs an HxWx3 uint8 RGB image")
         if alpha.shape != image.shape[:2]:
             raise InputError(f"alpha {alpha.shape} does not match the image {image.shape[:2]}")
-        h, w = image.shape[:2]
-        side = float(max(h, w))
+        side = float(max(image.shape[:2]))
         a = refine_alpha(image, alpha, cfg.layer_refine_radius * side, cfg.layer_refine_eps)
         oval = np.round(np.asarray(landmarks)[list(T.face_oval()), :2] * 16).astype(np.int32)
         cv2.fillPoly(a, [oval], 1.0, lineType=cv2.LINE_8, shift=4)  # the face is the person
         # Snap near-0 and near-1 values (filter ripple) so only true edges stay soft.
         gain = 255.0 / (1.0 - 2 * _SNAP)
         a_u8 = cv2.convertScaleAbs(np.maximum(a - _SNAP, 0.0), alpha=gain)  # rounds and saturates
-        # Fill the background behind the person, at reduced resolution: the
-        # hole is the person grown a little, so no hair colour leaks in.
-        f = min(1.0, cfg.layer_fill_side / side)
-        size = (max(1, round(w * f)), max(1, round(h * f)))
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        a_small = cv2.resize(a_u8, size, interpolation=cv2.INTER_AREA)
-        grow = max(1, int(round(cfg.layer_plate_grow * side * f)))
-        hole = cv2.dilate((a_small > 4).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
-        fill_small = push_pull_fill(small, 1.0 - hole.astype(np.float32))
-        if cfg.layer_mirror_depth > 0:
-            fill_small = mirror_fill(small, hole, fill_small, cfg.layer_mirror_depth * side * f)
-            # Soften the mirrored texture (no saw-tooth seams between reflections).
-            soft = cv2.GaussianBlur(fill_small, (0, 0), max(0.8, cfg.layer_fill_blur * side * f))
-            fill_small = np.where(hole[..., None] > 0, soft, fill_small)
-        fill = cv2.resize(np.clip(fill_small + 0.5, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
-        ring = cv2.resize(hole.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        del a
+        fill, ring = _background_fill(image, a_u8, cfg, side)
         # The plate is the fill over the grown person and the portrait
         # elsewhere. Where the two differ outside the opaque person (hair
         # strands the mask missed, a halo), the person's alpha is raised to
@@ -215,31 +129,8 @@ class PortraitLayers:
         # colour in [0, 255], so those pixels travel with the person instead
         # of staying behind as a ghost; the portrait stays exactly reproduced.
         plate = image.copy()
-        opaque = (a_u8 == 255).view(np.uint8)
-        cv2.copyTo(fill, opaque, plate)
-        ys, xs = np.nonzero((ring > 0) & (a_u8 < 255))
-        wr = ring[ys, xs, None]
-        px = image[ys, xs].astype(np.float32)
-        pl = wr * fill[ys, xs].astype(np.float32) + (1.0 - wr) * px
-        with np.errstate(divide="ignore", invalid="ignore"):
-            need = np.maximum(np.where(pl > 0, 1.0 - px / pl, 0.0), np.where(pl < 255, (px - pl) / (255.0 - pl), 0.0))
-        need = np.clip(need.max(1), 0.0, 1.0).astype(np.float32)
-        # Lift only thin things (strands: what a morphological opening
-        # removes) and the halo right at the person's edge; a whole other
-        # object next to the hair stays in the background.
-        k = max(3, int(round(cfg.layer_strand_width * side)) | 1)
-        need_img = np.zeros((h, w), np.float32)
-        need_img[ys, xs] = need
-        thin = need_img - cv2.morphologyEx(need_img, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-        edge = cv2.dilate((a_u8 > 127).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-        need = np.maximum(thin[ys, xs], need * edge[ys, xs])
-        aq = np.maximum(a_u8[ys, xs].astype(np.float32), np.ceil(need * 255.0)) / 255.0
-        a_u8[ys, xs] = np.round(aq * 255.0).astype(np.uint8)
-        aq = aq[:, None]
-        inv = np.maximum(1.0 - aq, 1.0 / 255.0)
-        lo = np.where(aq < 1.0, (px - 255.0 * aq) / inv, 0.0)
-        hi = np.where(aq < 1.0, px / inv, 255.0)
-        plate[ys, xs] = np.clip(np.clip(pl, lo, hi) + 0.5, 0, 255).astype(np.uint8)
+        cv2.copyTo(fill, (a_u8 == 255).view(np.uint8), plate)
+        _lift_strands(image, plate, a_u8, fill, ring, cfg, side)
         # Premultiplied colour, computed with the very arithmetic of composite().
         colour = cv2.subtract(image, _behind(plate, a_u8))
         self.person = cv2.merge([colour, a_u8])
@@ -268,79 +159,73 @@ class PortraitLayers:
         return cv2.add(cv2.cvtColor(person, cv2.COLOR_RGBA2RGB), _behind(plate, cv2.extractChannel(person, 3)))
 
 
+def _background_fill(image: np.ndarray, a_u8: np.ndarray, cfg: RenderConfig, side: float) -> tuple[np.ndarray, np.ndarray]:
+    """The background behind the person, filled at reduced resolution.
+
+    The hole is the person (``a_u8``, HxW uint8 alpha) grown a little, so no
+    hair colour leaks in; near its edge the background's own texture is
+    mirrored in, deeper the push-pull fill.
+
+    Returns:
+        (fill, ring): HxWx3 uint8 filled background and HxW float32 hole
+        weight in [0, 1] (the hole enlarged bilinearly).
+    """
+    h, w = image.shape[:2]
+    f = min(1.0, cfg.layer_fill_side / side)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    a_small = cv2.resize(a_u8, size, interpolation=cv2.INTER_AREA)
+    grow = max(1, int(round(cfg.layer_plate_grow * side * f)))
+    hole = cv2.dilate((a_small > 4).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    fill_small = push_pull_fill(small, 1.0 - hole.astype(np.float32))
+    if cfg.layer_mirror_depth > 0:
+        fill_small = mirror_fill(small, hole, fill_small, cfg.layer_mirror_depth * side * f)
+        # Soften the mirrored texture (no saw-tooth seams between reflections).
+        soft = cv2.GaussianBlur(fill_small, (0, 0), max(0.8, cfg.layer_fill_blur * side * f))
+        fill_small = np.where(hole[..., None] > 0, soft, fill_small)
+    fill = cv2.resize(np.clip(fill_small + 0.5, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+    ring = cv2.resize(hole.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return fill, ring
+
+
+def _lift_strands(image: np.ndarray, plate: np.ndarray, a_u8: np.ndarray, fill: np.ndarray, ring: np.ndarray,
+                  cfg: RenderConfig, side: float) -> None:
+    """Raise the person's alpha (``a_u8``) and set the plate (``plate``), in place, in the
+    filled ring outside the opaque person, so that ``plate`` and ``a_u8`` still explain
+    ``image`` and thin things (strands the mask missed) and the person's edge halo
+    travel with the person while a whole other object next to the hair stays behind.
+
+    ``image``, ``plate``, ``fill``: HxWx3 uint8; ``a_u8``: HxW uint8; ``ring``: HxW float32.
+    """
+    h, w = a_u8.shape
+    ys, xs = np.nonzero((ring > 0) & (a_u8 < 255))
+    wr = ring[ys, xs, None]
+    px = image[ys, xs].astype(np.float32)
+    pl = wr * fill[ys, xs].astype(np.float32) + (1.0 - wr) * px
+    with np.errstate(divide="ignore", invalid="ignore"):
+        need = np.maximum(np.where(pl > 0, 1.0 - px / pl, 0.0), np.where(pl < 255, (px - pl) / (255.0 - pl), 0.0))
+    need = np.clip(need.max(1), 0.0, 1.0).astype(np.float32)
+    # Thin things: what a morphological opening removes; plus the halo at the edge.
+    k = max(3, int(round(cfg.layer_strand_width * side)) | 1)
+    need_img = np.zeros((h, w), np.float32)
+    need_img[ys, xs] = need
+    thin = need_img - cv2.morphologyEx(need_img, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    edge = cv2.dilate((a_u8 > 127).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    need = np.maximum(thin[ys, xs], need * edge[ys, xs])
+    del need_img, thin, edge
+    aq = np.maximum(a_u8[ys, xs].astype(np.float32), np.ceil(need * 255.0)) / 255.0
+    a_u8[ys, xs] = np.round(aq * 255.0).astype(np.uint8)
+    aq = aq[:, None]
+    inv = np.maximum(1.0 - aq, 1.0 / 255.0)
+    lo = np.where(aq < 1.0, (px - 255.0 * aq) / inv, 0.0)
+    hi = np.where(aq < 1.0, px / inv, 255.0)
+    plate[ys, xs] = np.clip(np.clip(pl, lo, hi) + 0.5, 0, 255).astype(np.uint8)
+
+
 def _behind(plate: np.ndarray, alpha_u8: np.ndarray) -> np.ndarray:
     """``(1 - alpha) * plate`` in uint8 (HxWx3), alpha given as HxW uint8 0..255."""
     inv = cv2.cvtColor(cv2.bitwise_not(alpha_u8), cv2.COLOR_GRAY2RGB)
     return cv2.multiply(plate, inv, scale=1.0 / 255.0)
-
-
-def refine_alpha(image: np.ndarray, alpha: np.ndarray, radius: float, eps: float, work_side: int = 384) -> np.ndarray:
-    """Snap a coarse person mask to the image's colour edges (fast guided filter).
-
-    He & Sun's fast guided filter with a colour guide: the local linear model
-    ``alpha ≈ a · rgb + b`` is fitted at reduced resolution (longest side
-    ``work_side``), its coefficients smoothed and brought back to full
-    resolution, where they are applied to the full-resolution colours, so the
-    mask follows hair and shoulder edges at the portrait's own resolution.
-
-    Args:
-        image: HxWx3 uint8 RGB guide.
-        alpha: HxW float32 coarse mask in [0, 1].
-        radius: window radius in pixels of ``image``.
-        eps: regularisation, in (0..1 intensity)^2: larger = smoother.
-        work_side: longest side the coefficients are fitted at.
-
-    Returns:
-        HxW float32 refined alpha in [0, 1].
-    """
-    h, w = alpha.shape
-    f = min(1.0, work_side / float(max(h, w)))
-    size = (max(1, round(w * f)), max(1, round(h * f)))
-    g = (cv2.resize(image, size, interpolation=cv2.INTER_AREA) if f < 1.0 else image).astype(np.float32) * np.float32(1.0 / 255.0)
-    p = cv2.resize(alpha.astype(np.float32), size, interpolation=cv2.INTER_AREA) if f < 1.0 else alpha.astype(np.float32)
-    r = max(1, int(round(radius * f)))
-    k = (2 * r + 1, 2 * r + 1)
-
-    def box(x: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)
-
-    mean_i = box(g)  # (h, w, 3)
-    mean_p = box(p)
-    cov_ip = box(g * p[..., None]) - mean_i * mean_p[..., None]
-    var = {}
-    for a in range(3):
-        for b in range(a, 3):
-            var[a, b] = box(g[..., a] * g[..., b]) - mean_i[..., a] * mean_i[..., b] + (np.float32(eps) if a == b else 0)
-    # Solve (Sigma + eps I) coef = cov_ip per pixel by the symmetric 3x3 adjugate.
-    i00 = var[1, 1] * var[2, 2] - var[1, 2] * var[1, 2]
-    i01 = var[0, 2] * var[1, 2] - var[0, 1] * var[2, 2]
-    i02 = var[0, 1] * var[1, 2] - var[0, 2] * var[1, 1]
-    i11 = var[0, 0] * var[2, 2] - var[0, 2] * var[0, 2]
-    i12 = var[0, 2] * var[0, 1] - var[0, 0] * var[1, 2]
-    i22 = var[0, 0] * var[1, 1] - var[0, 1] * var[0, 1]
-    det = var[0, 0] * i00 + var[0, 1] * i01 + var[0, 2] * i02
-    c0, c1, c2 = cov_ip[..., 0], cov_ip[..., 1], cov_ip[..., 2]
-    coef = np.dstack([i00 * c0 + i01 * c1 + i02 * c2, i01 * c0 + i11 * c1 + i12 * c2, i02 * c0 + i12 * c1 + i22 * c2])
-    coef /= det[..., None]
-    offset = mean_p - (coef * mean_i).sum(-1)
-    coef, offset = box(coef), box(offset)
-    q = (coef * g).sum(-1) + offset
-    if f >= 1.0:
-        return np.clip(q, 0.0, 1.0)
-    # Full resolution: the low-resolution result, upsampled, re-evaluated with
-    # the full-resolution colours wherever it is not plainly 0 or 1.
-    out = cv2.resize(np.clip(q, 0.0, 1.0), (w, h), interpolation=cv2.INTER_LINEAR)
-    band = cv2.dilate(((q > 0.01) & (q < 0.99)).astype(np.uint8), np.ones((3, 3), np.uint8))
-    ys, xs = np.nonzero(cv2.resize(band, (w, h), interpolation=cv2.INTER_NEAREST))
-    if len(ys):
-        n, cols = len(ys), 1024  # remap wants a 2D map narrower than 32767
-        pad = -n % cols
-        mx = np.pad((xs + 0.5) * (p.shape[1] / float(w)) - 0.5, (0, pad)).astype(np.float32).reshape(-1, cols)
-        my = np.pad((ys + 0.5) * (p.shape[0] / float(h)) - 0.5, (0, pad)).astype(np.float32).reshape(-1, cols)
-        co = cv2.remap(np.dstack([coef, offset]), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 4)[:n]
-        px = image[ys, xs].astype(np.float32) * np.float32(1.0 / 255.0)
-        out[ys, xs] = np.clip((co[:, :3] * px).sum(1) + co[:, 3], 0.0, 1.0)
-    return out
 
 
 def build_layers(
