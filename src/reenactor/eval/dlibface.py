@@ -112,7 +112,7 @@ class DlibFace:
             inner-lip gap it reads agrees with mediapipe's at r = 0.885 on
             average instead of 0.871 (GRID ``swiz3n``: 0.74 instead of 0.63,
             where dlib alone read teeth-showing frames as closed, checked by
-            eye); ``scripts/mouth_reference_agreement.py`` prints these. The
+            eye); ``git show a767be9:scripts/mouth_reference_agreement.py`` prints these. The
             identity descriptor always uses the unflipped points.
 
     Raises:
