@@ -143,16 +143,16 @@ class Compositor:
         space = self._space(portrait, crop_output)
         use_mirror = self.config.render.mirror_visibility > 0
         maps = self.warper.maps(portrait.crop_landmarks, target, mirror=use_mirror, edge=self._edge(portrait))
-        map_x, map_y = maps.map_x, maps.map_y
         t1 = time.perf_counter()
         if crop_output:
+            map_x, map_y = maps.map_x, maps.map_y
             out = space.person.composite(map_x, map_y) if space.person is not None else remap(space.base, map_x, map_y)
             target_out = target
 
             def own_map(box):
                 return map_x[box[1] : box[3], box[0] : box[2]], map_y[box[1] : box[3], box[0] : box[2]]
         else:
-            disp = self._displacement(map_x, map_y)
+            disp = maps.disp
             out = self._draw_picture(portrait, space, disp)
             target_out = portrait.crop.to_image(target)
 
@@ -245,7 +245,7 @@ class Compositor:
         Args:
             disp: (h, w, 2) float32 crop-space displacement over a box of the
                 crop whose top-left corner is ``origin`` (x, y); see
-                :meth:`_displacement` and :meth:`SampleLayer.displacement`.
+                :attr:`WarpMaps.disp` and :meth:`SampleLayer.displacement`.
             box: (x0, y0, x1, y1) image pixels.
             shift: (x, y) subtracted from the map (a layer region's corner).
 
@@ -261,12 +261,6 @@ class Compositor:
         ramp_x = np.arange(x0 - shift[0], x1 - shift[0], dtype=np.float32)
         ramp_y = np.arange(y0 - shift[1], y1 - shift[1], dtype=np.float32)
         return d[..., 0] + ramp_x[None, :], d[..., 1] + ramp_y[:, None]
-
-    @staticmethod
-    def _displacement(map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-        """(S, S, 2) float32 crop-space displacement (map - identity) of a backward map."""
-        ramp = np.arange(map_x.shape[1], dtype=np.float32)
-        return cv2.merge([map_x - ramp[None, :], map_y - ramp[: map_y.shape[0], None]])
 
     def _layer_samples(
         self, portrait: PreparedPortrait, layer: SampleLayer, crop_output: bool, maps: bool = True

@@ -31,8 +31,6 @@ low-frequency shading is corrected to that of the side it replaces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
@@ -65,21 +63,35 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
 class WarpMaps:
     """Everything one frame's warp samples.
 
     Attributes:
-        map_x, map_y: (S, S) float32 main backward map (``cv2.remap``
-            convention, crop pixels).
+        disp: (S, S, 2) float32 main backward displacement (source - target,
+            crop pixels): the map is the identity plus this.
         mirror: mirrored fill of revealed regions, blended first, or None.
         seam: outer-field samples along occluding face outlines, or None.
     """
 
-    map_x: np.ndarray
-    map_y: np.ndarray
-    mirror: SampleLayer | None
-    seam: SampleLayer | None
+    def __init__(self, disp: np.ndarray, grid: tuple[np.ndarray, np.ndarray], mirror: SampleLayer | None,
+                 seam: SampleLayer | None) -> None:
+        self.disp, self._grid, self.mirror, self.seam = disp, grid, mirror, seam
+        self._maps: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _map(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._maps is None:
+            self._maps = (self._grid[0] + self.disp[..., 0], self._grid[1] + self.disp[..., 1])
+        return self._maps
+
+    @property
+    def map_x(self) -> np.ndarray:
+        """(S, S) float32 main backward map, x (``cv2.remap`` convention, crop pixels)."""
+        return self._map()[0]
+
+    @property
+    def map_y(self) -> np.ndarray:
+        """(S, S) float32 main backward map, y."""
+        return self._map()[1]
 
 
 class MeshWarper:
@@ -279,7 +291,7 @@ class MeshWarper:
         cos_d = triangle_facing(dst_v, self.tris, outward)
         cos_s = triangle_facing(src_v, self.tris, outward)
         field = self.outer_field(dst_v[:, :2], src_v[:, :2], face, edge)
-        map_x, map_y = self.grid_x + field[..., 0], self.grid_y + field[..., 1]
+        grid = (self.grid_x, self.grid_y)
         # Every triangle facing the camera in the target is drawn, even one the
         # portrait shows from behind (a nostril, the far side of the nose):
         # leaving it out opens a hole through which deeper parts of the mesh
@@ -287,7 +299,7 @@ class MeshWarper:
         # mirror_layer), else from its own, folded, source triangle.
         raster = self.face_raster(dst_v[:, :2], cos_d > 0.0, dst_v[:, 2], self._margin(face))
         if raster is None:
-            return WarpMaps(map_x, map_y, None, None)
+            return WarpMaps(field, grid, None, None)
         mesh = self._mesh_displacement(raster, src_v, dst_v)
         f = self.cfg.face_feather
         alpha = feathered(raster.inside, f)
@@ -298,12 +310,11 @@ class MeshWarper:
         fx0, fy0, fx1, fy1 = raster.face_box
         ox, oy = raster.origin
         local, crop = np.s_[fy0:fy1, fx0:fx1], np.s_[oy + fy0 : oy + fy1, ox + fx0 : ox + fx1]
+        disp = field  # blended in place: the seam layer has taken its own samples of the outer field
         near = field[crop]
-        disp = near + blend[local][..., None] * (mesh[local] - near)
-        map_x[crop] = self.grid_x[crop] + disp[..., 0]
-        map_y[crop] = self.grid_y[crop] + disp[..., 1]
+        disp[crop] = near + blend[local][..., None] * (mesh[local] - near)
         layer = mirror_layer(self, raster, src_v, dst_v, (outward, cos_s, cos_d), alpha, face) if mirror else None
-        return WarpMaps(map_x, map_y, layer, seam)
+        return WarpMaps(disp, grid, layer, seam)
 
     def _vertices(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(V, 3) float64 source and target warp vertices (landmarks, fan centres,
