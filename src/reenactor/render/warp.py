@@ -221,7 +221,9 @@ class MeshWarper:
         resid = (o_src - o_dst) - o_neck[:, None] * o_rigid
         sigma = cfg.contour_sigma * face
         o32 = o_dst.astype(np.float32)
-        d2 = self.coarse_sq[:, None] + (o32**2).sum(1)[None] - 2.0 * (self.coarse32 @ o32.T)
+        # Written out, not as a matrix product: BLAS threads cost more than this small product.
+        cross = self.coarse32[:, :1] * o32[:, 0] + self.coarse32[:, 1:] * o32[:, 1]
+        d2 = self.coarse_sq[:, None] + (o32**2).sum(1)[None] - 2.0 * cross
         d2 -= d2.min(1, keepdims=True)
         phi = np.exp(d2 * np.float32(-0.5 / (sigma * sigma)))
         r = (phi @ resid.astype(np.float32)) / phi.sum(1, keepdims=True)
@@ -352,11 +354,14 @@ class MeshWarper:
         lo, hi = corner.min(1).astype(np.float32), corner.max(1).astype(np.float32)
         tid, ys, xs = raster.tid, raster.ys, raster.xs
         xf, yf = (xs + raster.origin[0]).astype(np.float32), (ys + raster.origin[1]).astype(np.float32)
-        mesh = np.zeros((*raster.ids.shape, 2), np.float32)
+        h, w = raster.ids.shape
+        flat = ys * w + xs
+        mesh = np.zeros((h * w, 2), np.float32)
         for c in range(2):
-            d = aff[tid, c, 0] * xf + aff[tid, c, 1] * yf + aff[tid, c, 2]
-            mesh[ys, xs, c] = np.clip(d, lo[tid, c], hi[tid, c])
-        return mesh
+            a = aff[tid, c]  # (P, 3)
+            d = a[:, 0] * xf + a[:, 1] * yf + a[:, 2]
+            mesh[flat, c] = np.clip(d, lo[tid, c], hi[tid, c])
+        return mesh.reshape(h, w, 2)
 
 
 def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
