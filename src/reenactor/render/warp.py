@@ -111,6 +111,7 @@ class MeshWarper:
         if self.head_ring:
             self.tris = np.concatenate([self.tris, head_ring_triangles()])
         self.tris = orient_consistently(self.tris)
+        self._src_cache: tuple[np.ndarray, np.ndarray] | None = None
         gx, gy = np.meshgrid(np.arange(n, dtype=np.float32), np.arange(n, dtype=np.float32))
         self.grid_x, self.grid_y = gx, gy
         g = self.cfg.field_size
@@ -168,8 +169,9 @@ class MeshWarper:
             return None
         ids = np.full((y1 - y0, x1 - x0), -1, dtype=np.int32)
         polys -= np.array([x0 * 16, y0 * 16], np.int32)
-        for k, poly in zip(order.tolist(), polys):
-            cv2.fillConvexPoly(ids, poly, k, lineType=cv2.LINE_8, shift=4)
+        fill = cv2.fillConvexPoly  # ~900 calls a frame: positional arguments, a list of arrays
+        for k, poly in zip(order.tolist(), list(polys)):
+            fill(ids, poly, k, cv2.LINE_8, 4)
         ys, xs = np.nonzero(ids >= 0)
         if len(xs) == 0:
             return None
@@ -321,7 +323,7 @@ class MeshWarper:
     def _vertices(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(V, 3) float64 source and target warp vertices (landmarks, fan centres,
         lash line, head ring; crop px) and the target face's size (px)."""
-        src_v = T.with_virtual_points(np.asarray(src, dtype=np.float64))
+        src_v = self._source_vertices(src)
         dst_v = T.with_virtual_points(np.asarray(dst, dtype=np.float64))
         # Always appended, so the head ring's vertex numbers stay fixed; no
         # triangle uses them when the lash band is off.
@@ -330,6 +332,14 @@ class MeshWarper:
         if self.head_ring:
             src_v, dst_v = with_head_ring(src_v, dst_v, self.cfg.head_ring_outward, self.cfg.head_ring_back)
         return src_v, dst_v, face
+
+    def _source_vertices(self, src: np.ndarray) -> np.ndarray:
+        """(481, 3) float64 portrait landmarks with the fan centres, kept while the portrait stays the same."""
+        src = np.asarray(src, dtype=np.float64)
+        cached = self._src_cache
+        if cached is None or not np.array_equal(cached[0], src):
+            cached = self._src_cache = (src.copy(), T.with_virtual_points(src))
+        return cached[1].copy()
 
     def _margin(self, face: float) -> int:
         """Room (px) around the face raster for the widest kernel drawn near it:

@@ -20,7 +20,6 @@ from reenactor.numeric import smoothstep
 from reenactor.render.mesh import triangle_affines, triangle_facing
 
 
-@dataclass(frozen=True)
 class SampleLayer:
     """A second sampling of part of the crop, blended over the main one.
 
@@ -29,26 +28,51 @@ class SampleLayer:
     where the mesh and outer fields part (``WarpMaps.seam``: samples at the
     outer field). Only its box is stored: the layer is a small part of the
     crop, and a full-size copy of three maps cost ~1.5 ms a frame at 512 px.
+    It is given as a backward map or as a displacement; the other form is
+    made on request (the crop output draws maps, the full picture resamples
+    displacements).
 
-    Attributes:
-        map_x, map_y: (h, w) float32 backward map over ``box`` (source crop
-            pixels, ``cv2.remap`` convention).
+    Args:
+        box: (x0, y0, x1, y1) crop-pixel box, ``h = y1 - y0``, ``w = x1 - x0``.
         weight: (h, w) float32 in [0, 1], how much of the second sample to
             use; outside ``box`` the weight is below 0.01 and taken as 0.
-        box: (x0, y0, x1, y1) crop-pixel box, ``h = y1 - y0``, ``w = x1 - x0``.
+        maps: (map_x, map_y), each (h, w) float32 backward map over the box
+            (source crop pixels, ``cv2.remap`` convention), or None.
+        disp: (h, w, 2) float32 map minus the identity (crop px), or None.
     """
 
-    map_x: np.ndarray
-    map_y: np.ndarray
-    weight: np.ndarray
-    box: tuple[int, int, int, int]
+    def __init__(self, box: tuple[int, int, int, int], weight: np.ndarray,
+                 maps: tuple[np.ndarray, np.ndarray] | None = None, disp: np.ndarray | None = None) -> None:
+        if (maps is None) == (disp is None):
+            raise ValueError("a SampleLayer takes maps or a displacement")
+        self.box, self.weight, self._maps, self._disp = box, weight, maps, disp
+
+    def _ramps(self) -> tuple[np.ndarray, np.ndarray]:
+        x0, y0, x1, y1 = self.box
+        return np.arange(x0, x1, dtype=np.float32)[None, :], np.arange(y0, y1, dtype=np.float32)[:, None]
+
+    @property
+    def map_x(self) -> np.ndarray:
+        """(h, w) float32 backward map over the box, x."""
+        return self._backward()[0]
+
+    @property
+    def map_y(self) -> np.ndarray:
+        """(h, w) float32 backward map over the box, y."""
+        return self._backward()[1]
+
+    def _backward(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._maps is None:
+            gx, gy = self._ramps()
+            self._maps = (self._disp[..., 0] + gx, self._disp[..., 1] + gy)
+        return self._maps
 
     def displacement(self) -> np.ndarray:
         """(h, w, 2) float32 map minus the identity over the box (crop px)."""
-        x0, y0, x1, y1 = self.box
-        gx = np.arange(x0, x1, dtype=np.float32)
-        gy = np.arange(y0, y1, dtype=np.float32)
-        return cv2.merge([self.map_x - gx[None, :], self.map_y - gy[:, None]])
+        if self._disp is None:
+            gx, gy = self._ramps()
+            self._disp = cv2.merge([self._maps[0] - gx, self._maps[1] - gy])
+        return self._disp
 
     def full(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The layer over the whole (size, size) crop: identity map and zero weight outside the box."""
@@ -156,8 +180,7 @@ def seam_layer(
     bx0, by0, bx1, by1 = int(nz_x.min()), int(nz_y.min()), int(nz_x.max()) + 1, int(nz_y.max()) + 1
     box = (ax0 + bx0, ay0 + by0, ax0 + bx1, ay0 + by1)
     crop = np.s_[box[1] : box[3], box[0] : box[2]]
-    maps = (warper.grid_x[crop] + field[crop][..., 0], warper.grid_y[crop] + field[crop][..., 1])
-    return blend, SampleLayer(*maps, w_box[by0:by1, bx0:bx1], box)
+    return blend, SampleLayer(box, w_box[by0:by1, bx0:bx1], disp=field[crop].copy())
 
 
 def _mirror_weights(warper, src_v: np.ndarray, dst_v: np.ndarray, facing: tuple) -> np.ndarray:
@@ -229,4 +252,4 @@ def mirror_layer(
     wb = w[by0:by1, bx0:bx1]
     wb[ids < 0] = 0.0
     wb *= warper.has_mirror[np.maximum(ids, 0)].astype(np.float32)
-    return SampleLayer(mx, my, wb, (ox + bx0, oy + by0, ox + bx1, oy + by1))
+    return SampleLayer((ox + bx0, oy + by0, ox + bx1, oy + by1), wb, maps=(mx, my))
