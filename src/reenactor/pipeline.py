@@ -291,7 +291,9 @@ class VideoSink(Sink):
         self.output_size = [w, h]
         self._video = VideoWriter(self.path, fps=source.fps, size=(w, h), audio_source=source.audio,
                                   crf=out.crf, preset=out.preset, metadata=provenance())
-        self._writer = BackgroundWriter(self._video.write, on_written=timer.encoded)
+        # Frames waiting for the encoder: up to 4, at most ~64 MB of them (a 4000 px frame is 28-48 MB).
+        depth = int(np.clip((64 << 20) // (3 * w * h), 1, 4))
+        self._writer = BackgroundWriter(self._video.write, depth=depth, on_written=timer.encoded)
         self._timer = timer
 
     def write(self, frame):

@@ -22,7 +22,7 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 
-def keep_large_buffers(mmap_threshold: int = 32 << 20, trim_threshold: int = 256 << 20) -> bool:
+def keep_large_buffers(mmap_threshold: int = 32 << 20, trim_threshold: int = 64 << 20) -> bool:
     """Serve allocations below ``mmap_threshold`` bytes from the heap and keep up to
     ``trim_threshold`` bytes of freed heap for reuse (glibc only).
 

@@ -28,6 +28,7 @@ from reenactor.render.eyes import EyeRenderer
 from reenactor.render.layers import PortraitLayers, build_layers
 from reenactor.render.lids import measure_lash_lines, paint_lash_lines, smooth_stretched_lids
 from reenactor.render.mouth import MouthPatch, MouthRenderer
+from reenactor.render.moving import moving_boxes
 from reenactor.render.warp import MeshWarper, SampleLayer, remap
 
 if TYPE_CHECKING:  # annotations only (api imports this module)
@@ -35,10 +36,6 @@ if TYPE_CHECKING:  # annotations only (api imports this module)
 
 #: Side (image pixels) of the tiles the full-resolution seam layer is drawn in.
 SEAM_TILE = 48
-#: Image pixels whose source moves by less than this (image pixels) are drawn as the
-#: portrait: ``cv2.remap`` rounds source positions to 1/32 pixel, so such a shift
-#: samples the pixel itself.
-STILL_SHIFT = 1.0 / 64.0
 #: Pixels of the picture drawn at a time (a band of rows).
 STRIP_PIXELS = 1 << 18
 
@@ -76,9 +73,10 @@ class _Space:
             sigma = max(1.0, 0.04 * self._face)
             h, w = self.base.shape[:2]
             shrink = max(1.0, sigma / 4.0) if sigma / 4.0 >= 4.0 else 1.0
-            small = self.base.astype(np.float32)
-            if shrink > 1.0:
+            small = self.base
+            if shrink > 1.0:  # shrunk as uint8 first: a float copy of a 4000 px picture is 190 MB
                 small = cv2.resize(small, (max(1, round(w / shrink)), max(1, round(h / shrink))), interpolation=cv2.INTER_AREA)
+            small = small.astype(np.float32)
             self._shading = cv2.GaussianBlur(small, (0, 0), sigma / shrink)
         sh, sw = self._shading.shape[:2]
         h, w = self.base.shape[:2]
@@ -174,52 +172,27 @@ class Compositor:
     def _draw_picture(self, portrait: PreparedPortrait, space: "_Space", disp: np.ndarray) -> np.ndarray:
         """The whole picture with the crop's displacement applied: HxWx3 uint8.
 
-        Only the box of image pixels that move (:meth:`_moving_box`) is
-        resampled; the rest is the portrait as prepared, which the
-        resampling would reproduce anyway. On a large portrait the head
-        moves a small part of the picture.
+        Only the runs of blocks whose pixels move
+        (:func:`reenactor.render.moving.moving_boxes`) are resampled, in bands
+        of at most :data:`STRIP_PIXELS` (their maps stay in the cache, and a
+        4000 px portrait's temporaries a few MB); the rest is the portrait as
+        prepared, which the resampling would reproduce anyway.
         """
         out = space.base.copy()
-        box = self._moving_box(portrait, disp)
-        if box is None:
-            return out
-        x0, y0, x1, y1 = box
-        # In bands of rows: the maps and samples of a band stay in the cache,
-        # and a 4000 px portrait's per-frame temporaries stay a few MB.
-        step = max(8, STRIP_PIXELS // (x1 - x0))
-        d_img = disp * np.float32(1.0 / portrait.crop.scale)  # image pixels
-        for top in range(y0, y1, step):
-            band = (x0, top, x1, min(top + step, y1))
-            d = self._crop_sampled(portrait, d_img, band)
-            if space.person is not None:
-                px, py = space.person_at
-                mx, my = self._picture_map(d, band, shift=(px, py))
-                out[top : band[3], x0:x1] = space.person.composite(mx, my, at=(x0 - px, top - py))
-            else:
-                out[top : band[3], x0:x1] = remap(space.base, *self._picture_map(d, band))
+        d_img = None
+        for x0, y0, x1, y1 in moving_boxes(portrait.crop, disp, portrait._spaces["roi"]):
+            if d_img is None:
+                d_img = disp * np.float32(1.0 / portrait.crop.scale)  # image pixels
+            for band in _bands((x0, y0, x1, y1)):
+                top = band[1]
+                d = self._crop_sampled(portrait, d_img, band)
+                if space.person is not None:
+                    px, py = space.person_at
+                    mx, my = self._picture_map(d, band, shift=(px, py))
+                    out[top : band[3], x0:x1] = space.person.composite(mx, my, at=(x0 - px, top - py))
+                else:
+                    out[top : band[3], x0:x1] = remap(space.base, *self._picture_map(d, band))
         return out
-
-    @staticmethod
-    def _moving_box(portrait: PreparedPortrait, disp: np.ndarray) -> tuple[int, int, int, int] | None:
-        """(x0, y0, x1, y1): the image pixels of the crop's footprint whose source moves by at least
-        :data:`STILL_SHIFT` image pixels under the (S, S, 2) crop displacement ``disp``; None if none.
-
-        An image pixel's displacement is interpolated from the 2x2 crop pixels
-        around it, so the crop box of moving pixels is grown by one.
-        """
-        s = portrait.crop.scale
-        n = disp.shape[0]
-        moving = np.abs(disp.reshape(n, -1)) >= STILL_SHIFT * s  # (S, 2S): x, y interleaved
-        cols, rows = np.flatnonzero(moving.any(0).reshape(-1, 2).any(1)), np.flatnonzero(moving.any(1))
-        if len(cols) == 0:
-            return None
-        rx0, ry0, rx1, ry1 = portrait._spaces["roi"]
-        (ix0, iy0), (ix1, iy1) = portrait.crop.to_image(np.array([[cols[0] - 1.0, rows[0] - 1.0], [cols[-1] + 1.0, rows[-1] + 1.0]]))
-        x0 = rx0 if cols[0] <= 0 else max(rx0, int(np.floor(ix0)) - 1)
-        y0 = ry0 if rows[0] <= 0 else max(ry0, int(np.floor(iy0)) - 1)
-        x1 = rx1 if cols[-1] >= n - 1 else min(rx1, int(np.ceil(ix1)) + 2)
-        y1 = ry1 if rows[-1] >= n - 1 else min(ry1, int(np.ceil(iy1)) + 2)
-        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
     @staticmethod
     def _crop_sampled(portrait: PreparedPortrait, values: np.ndarray, box: tuple[int, int, int, int],
@@ -318,14 +291,21 @@ class Compositor:
             own_map: box (x0, y0, x1, y1) of ``out`` -> the frame's backward
                 map over it, in the drawing space's pixels.
         """
-        found = self._layer_samples(portrait, layer, crop_output)
+        found = self._layer_samples(portrait, layer, crop_output, maps=crop_output)
         if found is None:
             return
-        (x0, y0, x1, y1), mx, my, w = found
-        ox, oy = own_map((x0, y0, x1, y1))
-        lo_own, lo_mir = space.lighting(ox, oy), space.lighting(mx, my)
-        gain = np.clip((lo_own + 1.0) / (lo_mir + 1.0), 0.6, 1.6)
-        self._blend(out, (x0, y0, x1, y1), remap(space.base, mx, my).astype(np.float32) * gain, w)
+        box, mx, my, w_box = found
+        # In bands (a 4000 px portrait's fill box is megapixels of float colour).
+        for band in [box] if crop_output else _bands(box):
+            if crop_output:
+                bmx, bmy, w = mx, my, w_box
+            else:
+                bmx, bmy = self._image_map(portrait, layer.displacement(), band, layer.box[:2])
+                w = w_box[band[1] - box[1] : band[3] - box[1]]
+            ox, oy = own_map(band)
+            lo_own, lo_mir = space.lighting(ox, oy), space.lighting(bmx, bmy)
+            gain = np.clip((lo_own + 1.0) / (lo_mir + 1.0), 0.6, 1.6)
+            self._blend(out, band, remap(space.base, bmx, bmy).astype(np.float32) * gain, w)
 
     def _apply_seam(self, portrait: PreparedPortrait, space: "_Space", out: np.ndarray, layer: SampleLayer, crop_output: bool) -> None:
         """Blend the outer-field samples along occluding face outlines into ``out`` (in place).
@@ -363,3 +343,10 @@ class Compositor:
             px, py = person_at
             return space.person.composite(mx - px, my - py, at=(box[0] - px, box[1] - py)).astype(np.float32)
         return remap(space.base, mx, my).astype(np.float32)
+
+
+def _bands(box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
+    """``box`` (x0, y0, x1, y1) cut into bands of whole rows of at most :data:`STRIP_PIXELS` (at least 8 rows)."""
+    x0, y0, x1, y1 = box
+    step = max(8, STRIP_PIXELS // max(1, x1 - x0))
+    return [(x0, top, x1, min(top + step, y1)) for top in range(y0, y1, step)]

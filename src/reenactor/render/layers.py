@@ -88,7 +88,8 @@ def segment_person(image: np.ndarray, model_selection: int = 0, full_size: bool 
 def mask_at(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A float32 mask brought to ``size`` (width, height) (bilinear) and clipped to [0, 1]."""
     if mask.shape[::-1] != tuple(size):
-        mask = cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
+        big = cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
+        return np.clip(big, 0.0, 1.0, out=big)
     return np.clip(mask, 0.0, 1.0)
 
 
@@ -291,9 +292,17 @@ def person_cover(alpha: np.ndarray, landmarks: np.ndarray) -> float:
     """
     h, w = alpha.shape
     pts = np.asarray(landmarks)[:, :2]
-    face = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(face, [np.round(pts[list(T.face_oval())] * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
     k = max(3, int(0.3 * float(np.ptp(pts, axis=0).max())) | 1)
+    # Only the face's box grown by the band's reach can hold band pixels.
+    oval = pts[list(T.face_oval())]
+    x0, y0 = (max(0, int(np.floor(v)) - k) for v in oval.min(0))
+    x1, y1 = (int(np.ceil(v)) + k + 1 for v in oval.max(0))
+    x1, y1 = min(w, x1), min(h, y1)
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    alpha = alpha[y0:y1, x0:x1]
+    face = np.zeros(alpha.shape, np.uint8)
+    cv2.fillPoly(face, [np.round((oval - (x0, y0)) * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
     # The pixels within k/2 of the face: a distance transform, linear in the
     # image size (an elliptic dilation by k took 14 s on a 4000 px portrait).
     dist = cv2.distanceTransform((face == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
