@@ -94,12 +94,19 @@ def _cpu_name() -> str:
 
 
 def _git_commit() -> str | None:
+    """The checkout's short commit, with "-dirty" when tracked files differ from it (None outside git).
+
+    Taken when the run starts: a report written after a later commit must
+    still name the code that ran.
+    """
     here = Path(__file__).resolve().parent
     try:
         r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=False)
+        d = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=here, capture_output=True, timeout=30, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    return r.stdout.strip() or None
+    commit = r.stdout.strip()
+    return (commit + ("-dirty" if d.returncode == 1 else "")) if commit else None
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -121,6 +128,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from reenactor.eval.sets import load_sets, resolve_data_dir, select, validate  # noqa: PLC0415
 
     t_start = time.perf_counter()
+    git = _git_commit()
     data_dir = resolve_data_dir(args.data)
     items = select(load_sets(), args.protocol, args.items, args.half)
     if not items:
@@ -160,7 +168,7 @@ def run_eval(args: argparse.Namespace) -> int:
         "data_dir": str(data_dir),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "reenactor_version": getattr(reenactor, "__version__", None),
-        "git": _git_commit(),
+        "git": git,
         "dlib_version": dlib.__version__,
         "python": platform.python_version(),
         "cpu": _cpu_name(),
