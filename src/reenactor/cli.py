@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     from reenactor.figures.cli import add_figures_parser
 
     add_figures_parser(sub)
+    from reenactor.edit import add_edit_parser
+
+    add_edit_parser(sub)
     return parser
 
 
@@ -324,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
             from reenactor.train.cli import run_train
 
             return run_train(args)
+        if args.command == "edit":
+            from reenactor.edit import run_edit
+
+            return run_edit(args)
         if args.command == "figures":
             from reenactor.figures.cli import run_figures
 

@@ -18,6 +18,7 @@ from reenactor.errors import DependencyError
 TRAINERS: dict[str, tuple[str, str]] = {
     "ldnet": ("reenactor.train.ldnet", "LD-Net: landmark disentanglement of identity from pose/expression"),
     "mouth": ("reenactor.train.mouth", "the learned inner-mouth painter"),
+    "directions": ("reenactor.train.directions", "the map A from expression channels to landmark displacements (numpy)"),
 }
 
 

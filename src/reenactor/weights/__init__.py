@@ -40,12 +40,15 @@ class WeightSpec:
     description: str
 
 
-#: (name, sha256 of ``<name>.onnx``, one line on what it is). Trained here:
+#: (name, sha256 of ``<name>.onnx`` (or of the file itself when the name has an
+#: extension, registered under its stem), one line on what it is). Trained here:
 _MODELS = (
     ("mouth", "1a0bbf6a80b747fde865c6665847836a94eaf643e9c3f96deacd3fe385cb2541",
      "inner-mouth painter (reenactor train mouth; see reenactor.render.mouth_learned)"),
     ("ldnet", "e970ae8daf186eb7abdff9dcb2fb6ef66f444bec000a26676730961a8e34e2e6",
      "LD-Net E_I + E_P + G (reenactor train ldnet; see reenactor.motion.ldnet, docs/ldnet.md)"),
+    ("directions.npz", "364de823ad961b10fc9855d8c915291cf21438f79317f8bff7a5ad042e0e6f51",
+     "map A of the edit channels (numpy; reenactor train directions; see reenactor.motion.params)"),
     # Face models converted from mediapipe 0.10.21's TFLite files by
     # scripts/convert_face_models.py (Apache-2.0; LICENSE-mediapipe.txt, NOTICE-mediapipe.txt).
     ("face_detection_short_range", "cf9e315f15b9fb709ab2c90f7dbebde14150aed2b42ce1a207b0e6024f04944e",
@@ -65,7 +68,9 @@ _MODELS = (
 )
 
 #: name -> spec: the one place that names a shipped model.
-REGISTRY: dict[str, WeightSpec] = {name: WeightSpec(name, f"{name}.onnx", digest, what) for name, digest, what in _MODELS}
+REGISTRY: dict[str, WeightSpec] = {
+    Path(name).stem: WeightSpec(Path(name).stem, name if "." in name else f"{name}.onnx", digest, what) for name, digest, what in _MODELS
+}
 
 
 class WeightsError(ReenactorError):
