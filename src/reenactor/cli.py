@@ -18,6 +18,7 @@ from reenactor import __version__
 from reenactor.config import BACKGROUNDS, MOUTH_MODES, RETARGET_METHODS
 from reenactor.errors import InputError, OutputError, ReenactorError
 from reenactor.io.alloc import keep_large_buffers
+from reenactor.livecli import add_live_parser
 
 TEMPLATE_NAMES = ("nod", "shake", "tilt", "blink", "smile", "frown", "look", "talk", "demo")
 IMAGE_OUT = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     from reenactor.edit import add_edit_parser
 
     add_edit_parser(sub)
+    add_live_parser(sub)
     return parser
 
 
@@ -335,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
             from reenactor.figures.cli import run_figures
 
             return run_figures(args)
+        if args.command == "live":
+            from reenactor.livecli import run_live_command
+
+            return run_live_command(args)
         return handlers[args.command](args)
     except ReenactorError as exc:
         print(f"reenactor: error: {exc}", file=sys.stderr)
