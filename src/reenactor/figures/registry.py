@@ -68,6 +68,7 @@ MADE_ELSEWHERE: tuple[tuple[str, str, str], ...] = (
     ("benchmarks/*.png", "bash scripts/make_benchmarks.sh", "eval report: pose and expression curves"),
     ("benchmarks/regions/*.jpg", "bash scripts/make_benchmarks.sh", "eval report: mouth, eye and background region views"),
     ("ldnet/*.png", "bash scripts/make_ldnet_doc.sh", "LD-Net report: training and identity curves"),
+    ("edit.jpg", ".venv/bin/python scripts/make_controls_doc.py", "reenactor edit: the astronaut and six edits (with docs/controls.md)"),
 )
 
 
