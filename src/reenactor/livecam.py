@@ -182,17 +182,29 @@ def _camera_frames(cap) -> Iterator[np.ndarray]:
         cap.release()
 
 
+def _log_level_functions():
+    """OpenCV's (getLogLevel, setLogLevel): top-level up to 4.11, in ``cv2.utils.logging`` from 4.12."""
+    import cv2
+
+    if hasattr(cv2, "getLogLevel"):
+        return cv2.getLogLevel, cv2.setLogLevel
+    import cv2.utils.logging as log
+
+    return log.getLogLevel, log.setLogLevel
+
+
 def _open_camera(index: int, max_frames: int | None) -> Capture:
     """Webcam ``index`` through OpenCV (its own warnings kept quiet; our error says what failed)."""
     import cv2
 
-    level = cv2.getLogLevel()
-    cv2.setLogLevel(0)
+    get_level, set_level = _log_level_functions()
+    level = get_level()
+    set_level(0)  # silent
     try:
         cap = cv2.VideoCapture(index)
         ok, first = cap.read() if cap.isOpened() else (False, None)
     finally:
-        cv2.setLogLevel(level)
+        set_level(level)
     if not ok:
         cap.release()
         raise InputError(f"cannot open camera {index}: no such camera, or it gives no picture (a video file works too: --camera clip.mp4)")
