@@ -4,6 +4,7 @@ same landmarks and reference as over whole arrays in memory, and the files are r
 from __future__ import annotations
 
 import gc
+import os
 import tempfile
 from dataclasses import replace
 
@@ -145,4 +146,15 @@ def test_a_library_track_keeps_its_files_until_closed_or_collected(reenactor, fr
     track = reenactor.track(frames[:8], 25.0)
     del track
     gc.collect()
+    assert list(tmp_root.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="open files cannot be unlinked elsewhere")
+def test_frame_files_have_no_name_while_open(tmp_root):
+    """A process killed while tracking leaves no frame data behind: the files are nameless once open."""
+    store = framefile.TrackStore()
+    f = store.file("landmarks", (478, 3), np.float32)
+    f.append(np.ones((478, 3), np.float32))
+    assert os.listdir(store.path) == [] and np.array_equal(f[0], np.ones((478, 3), np.float32))
+    store.close()
     assert list(tmp_root.iterdir()) == []

@@ -9,7 +9,9 @@ process's resident memory). It reads like a read-only array of shape
 
 A :class:`TrackStore` is the temporary directory holding a track's files. It
 is removed with them by :meth:`TrackStore.close`, or when the store (and every
-file in it) is garbage-collected, or at interpreter exit.
+file in it) is garbage-collected, or at interpreter exit. On POSIX systems a
+file's name is removed as soon as it is open (the open file keeps its data), so
+a process killed outright leaves at most an empty directory, not gigabytes.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class FrameFile:
         self.path = os.path.join(store.path, name)
         self._f = io.FileIO(self.path, "x+")
         store._files[name] = self._f
+        if os.name == "posix":  # nameless from now on: a killed process leaves no frames on disk
+            os.unlink(self.path)
         self._f.truncate(length * self.nbytes)
         self._n = length
 
