@@ -16,8 +16,11 @@ roll jumps).
 Poses are compared as *relative rotations* ``R_t @ R_0.T`` (head motion since
 frame 0, expressed in camera coordinates: x right, y down, z into the
 scene), never as differences of absolute Euler angles. :func:`euler_deg`
-decomposes such a rotation as ``R = Ry(-yaw) @ Rx(pitch) @ Rz(roll)``; the
-signs follow :mod:`reenactor.face.pose`:
+decomposes such a rotation as ``R = Ry(-yaw) @ Rx(pitch) @ Rz(roll)``; pitch
+and roll have the signs of :mod:`reenactor.face.pose`, **yaw the opposite one**
+(measured: the astronaut turned by yaw +20 in :mod:`reenactor.face.pose`, its
+nose 9 px towards the image's left, reads -14.4 here; pitch +15 reads +20.2,
+roll +15 reads +14.5):
 
 * ``yaw`` > 0: the face turns towards the image's right;
 * ``pitch`` > 0: chin down (the nose turns down);
