@@ -19,6 +19,7 @@ from reenactor.config import BACKGROUNDS, MOUTH_MODES, RETARGET_METHODS
 from reenactor.errors import InputError, OutputError, ReenactorError
 from reenactor.io.alloc import keep_large_buffers
 from reenactor.livecli import add_live_parser
+from reenactor.webapp import add_serve_parser
 
 TEMPLATE_NAMES = ("nod", "shake", "tilt", "blink", "smile", "frown", "look", "talk", "demo")
 IMAGE_OUT = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -159,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_figures_parser(sub)
     from reenactor.edit import add_edit_parser
 
-    add_edit_parser(sub)
-    add_live_parser(sub)
+    for add in (add_edit_parser, add_live_parser, add_serve_parser):
+        add(sub)
     return parser
 
 
@@ -341,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
             from reenactor.livecli import run_live_command
 
             return run_live_command(args)
+        if args.command == "serve":
+            from reenactor.webapp import run_serve
+
+            return run_serve(args)
         return handlers[args.command](args)
     except ReenactorError as exc:
         print(f"reenactor: error: {exc}", file=sys.stderr)
