@@ -306,12 +306,15 @@ class Reenactor:
     def animate_params(
         self, portrait: PreparedPortrait, params: Sequence[MotionParams], crop_output: bool = False, timer: StageTimer | None = None
     ) -> Iterator[np.ndarray]:
-        """Yield frames for procedural motion (see :mod:`reenactor.motion.templates`)."""
+        """Yield frames for procedural motion (see :mod:`reenactor.motion.templates`), under the
+        motion controls of the configuration (:func:`reenactor.motion.controls.control_params`)."""
+        from reenactor.motion.controls import control_params
+
         portrait = self.bind(portrait)
-        basis = ExpressionBasis(portrait.rig)
+        basis, control = ExpressionBasis(portrait.rig), control_params(self.config.retarget)
         for p in params:
             t0 = time.perf_counter()
-            target = basis.landmarks(p)
+            target = basis.landmarks(control(p))
             if timer is not None:
                 timer.add("retarget", time.perf_counter() - t0)
             yield self.render(portrait, target, None, crop_output, timer)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from reenactor import __version__
-from reenactor.config import BACKGROUNDS, MOUTH_MODES, RETARGET_METHODS
+from reenactor.config import BACKGROUNDS, MOUTH_MODES, POSE_MODES, RETARGET_METHODS
 from reenactor.errors import InputError, OutputError, ReenactorError
 from reenactor.io.alloc import keep_large_buffers
 from reenactor.livecli import add_live_parser
@@ -72,8 +72,19 @@ def _work_size(text: str) -> int:
     return v
 
 
+def _pair(text: str) -> tuple[str, float]:
+    """argparse type: ``NAME=NUMBER`` (the name is checked by the configuration)."""
+    name, sep, value = text.partition("=")
+    try:
+        return name.strip(), float(value)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected NAME=NUMBER like mouth=1.3, got {text!r}" if sep else f"expected NAME=NUMBER, got {text!r}")
+
+
 #: Options whose meaning, choices and default come from the configuration:
-#: (flag, ReenactorConfig section, field, argparse settings). _config applies them.
+#: (flag, ReenactorConfig section, field, argparse settings). _config applies them
+#: (repeatable NAME=NUMBER options become a mapping).
 CONFIG_OPTIONS = (
     ("--work-size", "render", "work_size", {"type": _work_size}),
     ("--mouth", "render", "mouth", {"choices": MOUTH_MODES}),
@@ -81,6 +92,11 @@ CONFIG_OPTIONS = (
     ("--background", "render", "background", {"choices": BACKGROUNDS}),
     ("--max-size", "output", "max_size", {"type": _nonneg_int, "metavar": "N"}),
     ("--watermark", "output", "watermark", {"action": "store_true"}),
+    ("--pose", "retarget", "pose", {"choices": POSE_MODES}),
+    ("--pose-scale", "retarget", "pose_scale", {"type": float, "metavar": "K"}),
+    ("--pose-offset", "retarget", "pose_offset", {"action": "append", "type": _pair, "metavar": "AXIS=DEG"}),
+    ("--expression-scale", "retarget", "expression_gain", {"type": float, "metavar": "K"}),
+    ("--gain", "retarget", "gain", {"action": "append", "type": _pair, "metavar": "CHANNEL=K"}),
 )
 
 
@@ -174,7 +190,7 @@ def _config(args):
     for flag, section, name, _ in CONFIG_OPTIONS:
         value = getattr(args, flag[2:].replace("-", "_"), None)
         if value is not None and value is not False:
-            changes.setdefault(section, {})[name] = value
+            changes.setdefault(section, {})[name] = dict(value) if isinstance(value, list) else value
     return replace(cfg, **{section: replace(getattr(cfg, section), **fields) for section, fields in changes.items()})
 
 

@@ -13,52 +13,9 @@ with a one-line message. Build variants with :func:`dataclasses.replace`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
-from reenactor.errors import ReenactorError
-
-
-class ConfigError(ReenactorError):
-    """A configuration value is outside what the pipeline accepts."""
-
-
-@dataclass(frozen=True)
-class Range:
-    """Allowed numbers: ``lo <= v <= hi`` (``<`` where ``open_lo``/``open_hi``); None is no bound."""
-
-    lo: float | None = None
-    hi: float | None = None
-    open_lo: bool = False
-    open_hi: bool = False
-    integer: bool = False
-    optional: bool = False
-
-    def check(self, name: str, v) -> None:
-        if v is None and self.optional:
-            return
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (self.integer and not isinstance(v, int)):
-            raise ConfigError(f"{name} must be {'an integer' if self.integer else 'a number'}, not {v!r}")
-        low = self.lo is not None and (v <= self.lo if self.open_lo else v < self.lo)
-        high = self.hi is not None and (v >= self.hi if self.open_hi else v > self.hi)
-        if low or high:
-            lo = "-inf" if self.lo is None else self.lo
-            hi = "inf" if self.hi is None else self.hi
-            raise ConfigError(f"{name} must be in {'(' if self.open_lo else '['}{lo}, {hi}{')' if self.open_hi else ']'}, not {v!r}")
-
-
-def _validate(obj, rules: dict, ordered: tuple = ()) -> None:
-    """Check every field of ``obj`` named in ``rules`` (a :class:`Range` or a tuple of choices),
-    and each ``(a, b)`` of ``ordered`` for ``a <= b``."""
-    cls = type(obj).__name__
-    for f in fields(obj):
-        rule, value = rules.get(f.name), getattr(obj, f.name)
-        if isinstance(rule, Range):
-            rule.check(f"{cls}.{f.name}", value)
-        elif rule is not None and value not in rule:
-            raise ConfigError(f"{cls}.{f.name} must be one of {', '.join(map(repr, rule))}, not {value!r}")
-    for a, b in ordered:
-        if getattr(obj, a) > getattr(obj, b):
-            raise ConfigError(f"{cls}.{a} ({getattr(obj, a)}) must not exceed {cls}.{b} ({getattr(obj, b)})")
+from reenactor.configrules import ConfigError, Range, validate as _validate
 
 
 #: Allowed values of the configuration's named choices (the command line offers the same).
@@ -67,6 +24,10 @@ BACKGROUNDS = ("still", "warp")
 RETARGET_METHODS = ("geometric", "ldnet")
 RETARGET_MODES = ("relative", "absolute")
 REFERENCE_RULES = ("match", "neutral")
+POSE_MODES = ("auto", "driver", "portrait")
+#: Channels of ``RetargetConfig.gain`` (regions: :mod:`reenactor.motion.controls`) and axes of ``pose_offset``.
+GAIN_CHANNELS = ("mouth", "eyes", "brows", "gaze")
+POSE_AXES = ("yaw", "pitch", "roll")
 
 
 def describe(cls: type, name: str) -> str:
@@ -190,6 +151,21 @@ class RetargetConfig:
     #: (the learned Landmark Disentanglement Network, shipped ONNX weights;
     #: see docs/ldnet.md for how the two compare).
     method: str = "geometric"
+    #: Head motion (relative mode): "driver" follows the driver's head
+    #: (rotation, translation, scale), "portrait" keeps the portrait's own head
+    #: pose and transfers only expression and gaze, "auto" is "portrait" for a
+    #: still driver image (as LivePortrait does) and "driver" otherwise.
+    pose: str = "auto"
+    #: Multiplier on the driver's head motion: rotation angle, translation and
+    #: scale change (0 keeps the portrait's pose, 1 as measured).
+    pose_scale: float = 1.0
+    #: Degrees added to the head's yaw, pitch, roll on every frame (camera
+    #: axes, after pose and pose_scale; yaw still eased into max_yaw).
+    pose_offset: dict = field(default_factory=dict)
+    #: Per-channel expression multipliers on top of expression_gain, e.g.
+    #: {"mouth": 1.3}; channels: mouth (lips, jaw, chin), eyes (lids), brows,
+    #: gaze (irises).
+    gain: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _validate(
@@ -197,9 +173,19 @@ class RetargetConfig:
             {"mode": RETARGET_MODES, "reference_frame": Range(0, integer=True, optional=True),
              "reference": REFERENCE_RULES, "min_ratio": _POS, "max_ratio": _POS, "eye_min_ratio": _POS,
              "eye_max_ratio": _POS, "eye_closed_fraction": Range(0.0, 1.0, open_hi=True), "max_yaw": Range(0.0, 90.0),
-             "translation_gain": _NONNEG, "expression_gain": _NONNEG, "method": RETARGET_METHODS},
+             "translation_gain": _NONNEG, "expression_gain": _NONNEG, "method": RETARGET_METHODS,
+             "pose": POSE_MODES, "pose_scale": Range(0.0, 5.0)},
             ordered=(("min_ratio", "max_ratio"), ("eye_min_ratio", "eye_max_ratio")),
         )
+        for name, known, rule in (("gain", GAIN_CHANNELS, Range(0.0, 5.0)), ("pose_offset", POSE_AXES, Range(-90.0, 90.0))):
+            value = getattr(self, name)
+            if not isinstance(value, dict):
+                raise ConfigError(f"RetargetConfig.{name} must be a mapping like {{{known[0]!r}: 1.0}}, not {value!r}")
+            for key, v in value.items():
+                if key not in known:
+                    raise ConfigError(f"RetargetConfig.{name}: unknown name {key!r} (known: {', '.join(known)})")
+                rule.check(f"RetargetConfig.{name}[{key!r}]", v)
+            object.__setattr__(self, name, {k: float(v) for k, v in value.items()})  # a private copy
 
 
 @dataclass(frozen=True)

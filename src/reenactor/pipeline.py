@@ -155,15 +155,17 @@ class MotionSource(Source):
         self.label = f"rendering '{name}'"
 
     def open(self, reenactor, portrait, timer, progress):
+        from reenactor.motion.controls import control_params
         from reenactor.motion.templates import ExpressionBasis
 
         self._basis, self._timer = ExpressionBasis(portrait.rig), timer
+        self._control = control_params(reenactor.config.retarget)
         return len(self.params)
 
     def targets(self):
         for p in self.params:
             t0 = time.perf_counter()
-            target = self._basis.landmarks(p)
+            target = self._basis.landmarks(self._control(p))
             self._timer.add("retarget", time.perf_counter() - t0)
             yield target, None
 
@@ -173,18 +175,22 @@ class MotionSource(Source):
 
 class StillSource(Source):
     """One still driver image (HxWx3 uint8 RGB): its pose and expression measures (see
-    :func:`reenactor.motion.templates.params_from_still`)."""
+    :func:`reenactor.motion.templates.params_from_still`), under the motion controls
+    (:func:`reenactor.motion.controls.control_params`; ``pose="auto"`` keeps the
+    portrait's own head pose)."""
 
     def __init__(self, image: np.ndarray, name: str = "the driver image") -> None:
         self.image, self.name = image, name
 
     def open(self, reenactor, portrait, timer, progress):
+        from reenactor.motion.controls import control_params
         from reenactor.motion.templates import ExpressionBasis, params_from_still
 
         faces = reenactor._still_detector().detect_all(self.image)
         if not faces:
             raise NoFaceError(f"no face found in {self.name}")
-        self._target = ExpressionBasis(portrait.rig).landmarks(params_from_still(faces[0], portrait.landmarks))
+        params = control_params(reenactor.config.retarget, still=True)(params_from_still(faces[0], portrait.landmarks))
+        self._target = ExpressionBasis(portrait.rig).landmarks(params)
         return 1
 
     def targets(self):

@@ -180,8 +180,9 @@ class LDNetRetargeter:
     head frame (its bounding box, scaled by the driver's expression-driven
     size change), and head rotation, scale and translation come from the
     driver's stable points, re-applied about the portrait's head centre as the
-    geometric retargeter does (so ``translation_gain`` and the portrait's own
-    head pose are honoured). In ``"2d"`` the generated x, y are placed by the
+    geometric retargeter does (so ``translation_gain``, the portrait's own
+    head pose and the pose controls are honoured; the per-channel ``gain`` scales the
+    generated displacement as :mod:`reenactor.motion.controls` describes). In ``"2d"`` the generated x, y are placed by the
     driver's bounding-box motion mapped onto the portrait's bounding box, and
     z comes from the geometric retargeter (the renderer only uses z for depth
     order).
@@ -265,6 +266,8 @@ class LDNetRetargeter:
                 delta_head = head_t - head_0
             else:
                 delta_head = head_t - self.p_head
+            if g.gain_field is not None:  # per-channel gains (reenactor.motion.controls)
+                delta_head = delta_head * g.gain_field[:, None]
             delta = delta_head @ self.p_axes.T
             shift_px = pose.apply(g.ref_centre[None])[0] - g.ref_centre
             return g.compose(delta, pose.rotation, pose.scale, shift_px)

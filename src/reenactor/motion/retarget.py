@@ -12,7 +12,9 @@ Relative mode re-expresses the displacement in the portrait's own head frame,
 scales it by the portrait's proportions (eye size and opening, mouth width,
 face width and length), adds it to the portrait's landmarks, and moves the
 result by the driver's pose change about the portrait's head centre. The
-driver's face shape never enters the result, only its changes.
+driver's face shape never enters the result, only its changes. The controls
+of :mod:`reenactor.motion.controls` (per-channel gains, pose scale, offsets,
+pose mode) act there too, in relative mode.
 
 All landmark arrays are (478, 3) float, pixels (x right, y down, z into the
 screen); portrait landmarks are in the portrait's working crop.
@@ -27,6 +29,7 @@ import numpy as np
 from reenactor.config import RetargetConfig
 from reenactor.face import topology as T
 from reenactor.face.pose import Similarity, euler_degrees, fit_similarity, head_axes, head_pose, rotation_from_euler
+from reenactor.motion.controls import PoseControl, gain_field
 from reenactor.numeric import corner_arc, smoothstep
 
 
@@ -139,6 +142,12 @@ class Retargeter:
         self.axes = self.rig.axes
         self._own_yaw = euler_degrees(self.axes)[0]
         self.scales = self._per_point_scales()
+        # Controls: per-point expression gains (None: all 1) and the head-motion control.
+        self.gain_field = gain_field(self.rig.head, self.rig.proportions.eye_width, self.cfg.gain)
+        if self.gain_field is not None:
+            self.scales = self.scales * self.gain_field[:, None]
+        self._eye_gain = self.cfg.gain.get("eyes", 1.0)
+        self.pose_control = PoseControl(self.cfg)
 
     def _per_point_scales(self) -> np.ndarray:
         """(478, 3) multipliers applied to expression displacements in head axes."""
@@ -235,6 +244,8 @@ class Retargeter:
             if ref_gap <= 1e-6:
                 continue
             f = float(np.mean((driver_ref[lo] - driver_ref[up]) @ self.ref_down)) / ref_gap
+            if self._eye_gain != 1.0:  # the lid motion the gain asks for: closure times the gain
+                f = 1.0 - self._eye_gain * (1.0 - f)
             k = closed_gap_fraction(f, closed) / f if f > 1e-6 else 0.0
             if k >= 1.0:
                 continue
@@ -253,8 +264,12 @@ class Retargeter:
                 ``max_yaw`` (:meth:`_limit_yaw`).
             scale: head scale change (1 = none).
             shift: (3,) head-centre translation in *driver* pixels.
+
+        The pose controls (``pose``, ``pose_scale``, ``pose_offset``) act
+        first, then ``translation_gain`` and the yaw limit.
         """
         gain = self.cfg.translation_gain
+        rotation, scale, shift = self.pose_control(rotation, scale, shift)
         rotation = self._limit_yaw(rotation)
         return self.rig.pose(delta, rotation, float(scale) ** gain, gain * self.align.scale * np.asarray(shift))
 

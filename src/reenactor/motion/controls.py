@@ -1,0 +1,164 @@
+"""Control of driving (issue 17 item 2): expression gains, pose scale and offsets, pose mode.
+
+The controls of :class:`reenactor.config.RetargetConfig` act in the
+retargeting stage, on the motion before it reaches the renderer:
+
+* **per-channel gains** (``gain``): the pose-normalised expression
+  displacement of each landmark (the driver's change from its reference,
+  already in the portrait's head frame and proportions) is multiplied by a
+  per-point factor ``1 + sum_r w_r (g_r - 1)``, ``w_r`` the point's weight in
+  region ``r`` of :data:`~reenactor.config.GAIN_CHANNELS` (:func:`region_weights`):
+  a channel's gain scales that region's part of the motion and nothing else.
+  Chosen over params.py's learned map A (adding ``(g - 1)`` times the measured
+  channel change through A) because it scales exactly what the driver did,
+  needs no per-frame measure or solve, and leaves the driver's motion shape
+  intact where A would substitute its average response. A region of weight 1
+  (the inner lips for ``mouth``) moves exactly ``g`` times as far, so the
+  mouth opening's change from the portrait's own follows ``g``;
+* **pose** (``pose``, ``pose_scale``, ``pose_offset``): the driver's head
+  rotation (its angle about its own axis), scale change and translation are
+  scaled by ``pose_scale``, or dropped in "portrait" mode (the portrait keeps
+  its own head pose; expression and gaze still transfer); then
+  ``pose_offset`` (degrees, camera axes) turns the head on top.
+
+The same controls apply to motion given as :class:`~reenactor.motion.templates.MotionParams`
+(built-in motions and still drivers, :func:`control_params`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from reenactor.config import GAIN_CHANNELS, RetargetConfig
+from reenactor.face import topology as T
+from reenactor.face.pose import rotation_from_euler
+from reenactor.numeric import smoothstep
+
+_LIP_TOP = 0  # outer upper-lip midpoint
+
+
+def pose_mode(cfg: RetargetConfig, still: bool = False) -> str:
+    """"driver" or "portrait": ``cfg.pose`` with "auto" resolved ("portrait" for a still driver)."""
+    if cfg.pose == "auto":
+        return "portrait" if still else "driver"
+    return cfg.pose
+
+
+def region_weights(head: np.ndarray, eye_width: tuple[float, float]) -> dict[str, np.ndarray]:
+    """(478,) weights in [0, 1] of each point in each gain channel's region; at most 1 summed.
+
+    Args:
+        head: (478, 3) portrait landmarks in its head frame (pixels, y down).
+        eye_width: (right, left) eye widths in pixels.
+
+    Regions: ``gaze`` the iris points; ``eyes`` the eye contours and a
+    Gaussian of 0.5 eye widths around each eye's centre (irises excluded);
+    ``brows`` the brow points and a Gaussian of 0.6 brow lengths around each
+    brow's centre; ``mouth`` everything below the nose tip, fading in
+    (smoothstep) to full weight at the upper lip's top (lips, jaw, chin).
+    Where regions overlap, the weights are divided by their sum.
+    """
+    n = T.N_LANDMARKS
+    irises = list(T.RIGHT_IRIS + T.LEFT_IRIS)
+    w = {c: np.zeros(n) for c in GAIN_CHANNELS}
+    w["gaze"][irises] = 1.0
+    for loop, ew in ((T.RIGHT_EYE_LOOP, eye_width[0]), (T.LEFT_EYE_LOOP, eye_width[1])):
+        w["eyes"] = np.maximum(w["eyes"], _gaussian(head, head[list(loop)].mean(0), 0.5 * ew))
+        w["eyes"][list(loop)] = 1.0
+    w["eyes"][irises] = 0.0
+    for brow in (T.RIGHT_BROW, T.LEFT_BROW):
+        pts = head[list(brow)]
+        length = float(np.ptp(pts[:, 0])) + 1e-6
+        w["brows"] = np.maximum(w["brows"], _gaussian(head, pts.mean(0), 0.6 * length))
+        w["brows"][list(brow)] = 1.0
+    w["mouth"] = np.asarray(smoothstep(head[:, 1], head[T.NOSE_TIP, 1], head[_LIP_TOP, 1]), dtype=np.float64)
+    w["mouth"][list(T.INNER_LIP_LOOP + T.OUTER_LIP_LOOP)] = 1.0
+    w["mouth"][irises] = 0.0
+    total = sum(w.values())
+    over = total > 1.0
+    for c in w:
+        w[c][over] /= total[over]
+    return w
+
+
+def _gaussian(points: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
+    d2 = ((points[:, :2] - centre[:2]) ** 2).sum(1)
+    return np.exp(-d2 / (radius * radius))
+
+
+def gain_field(head: np.ndarray, eye_width: tuple[float, float], gains: dict[str, float]) -> np.ndarray | None:
+    """(478,) per-point multipliers of the expression displacement, or None when every gain is 1.
+
+    See :func:`region_weights` for ``head`` and ``eye_width``; ``gains`` maps
+    channels of :data:`~reenactor.config.GAIN_CHANNELS` to factors (missing: 1).
+    """
+    if all(g == 1.0 for g in gains.values()):
+        return None
+    weights = region_weights(head, eye_width)
+    return 1.0 + sum(weights[c] * (g - 1.0) for c, g in gains.items())
+
+
+def scale_rotation(rotation: np.ndarray, factor: float) -> np.ndarray:
+    """The (3, 3) rotation turned ``factor`` times as far about the same axis (axis-angle)."""
+    import cv2
+
+    vec, _ = cv2.Rodrigues(np.asarray(rotation, dtype=np.float64))
+    out, _ = cv2.Rodrigues(vec * float(factor))
+    return out
+
+
+class PoseControl:
+    """Head motion under ``pose``, ``pose_scale`` and ``pose_offset`` of a :class:`RetargetConfig`.
+
+    Args:
+        cfg: the retargeting options.
+        still: the driver is a still image (resolves ``pose="auto"``).
+    """
+
+    def __init__(self, cfg: RetargetConfig, still: bool = False) -> None:
+        self.keep = pose_mode(cfg, still) == "portrait"
+        self.factor = 0.0 if self.keep else float(cfg.pose_scale)
+        off = cfg.pose_offset
+        self.offset = rotation_from_euler(off.get("yaw", 0.0), off.get("pitch", 0.0), off.get("roll", 0.0))
+        self.active = self.factor != 1.0 or any(v != 0.0 for v in off.values())
+
+    def __call__(self, rotation: np.ndarray, scale: float, shift: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """(rotation (3, 3), scale, shift (3,)) after the controls; unchanged when none is set.
+
+        ``scale`` is the head's scale change (1 = none), ``shift`` its
+        translation (pixels); both and the rotation angle go by ``pose_scale``
+        (``scale ** pose_scale``), then the offset rotation is applied.
+        """
+        if not self.active:
+            return rotation, scale, shift
+        if self.factor != 1.0:
+            rotation = scale_rotation(rotation, self.factor)
+            scale = float(scale) ** self.factor
+            shift = self.factor * np.asarray(shift, dtype=np.float64)
+        return self.offset @ rotation, scale, shift
+
+
+def control_params(cfg: RetargetConfig, still: bool = False):
+    """A function ``MotionParams -> MotionParams`` applying the controls to procedural motion.
+
+    Angles (degrees) are scaled by ``pose_scale`` (0 in "portrait" mode) and
+    offset by ``pose_offset``; ``blink`` goes by the ``eyes`` gain,
+    ``mouth_open`` and ``smile`` by ``mouth``, ``brow`` by ``brows``,
+    ``gaze_x``/``gaze_y`` by ``gaze``, all by ``expression_gain``. Returns the
+    identity function when no control is set.
+    """
+    pose = PoseControl(cfg, still)
+    g = {c: cfg.expression_gain * cfg.gain.get(c, 1.0) for c in GAIN_CHANNELS}
+    if not pose.active and all(v == 1.0 for v in g.values()):
+        return lambda m: m
+    off = cfg.pose_offset
+
+    def apply(m):
+        angles = {a: pose.factor * getattr(m, a) + off.get(a, 0.0) for a in ("yaw", "pitch", "roll")}
+        return replace(m, **angles, blink=g["eyes"] * m.blink, mouth_open=g["mouth"] * m.mouth_open,
+                       smile=g["mouth"] * m.smile, brow=g["brows"] * m.brow, gaze_x=g["gaze"] * m.gaze_x,
+                       gaze_y=g["gaze"] * m.gaze_y)
+
+    return apply
