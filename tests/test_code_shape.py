@@ -5,7 +5,7 @@ The runtime path is everything under ``src/reenactor`` except ``eval/`` and
 weights; not run by users).  A function counts from its ``def`` line to its
 last line, docstring included; nested functions and methods count on their own
 (and inside their parent).  Also checked here: importing the runtime modules
-loads neither ``eval``/``train`` nor torch.
+loads neither ``eval``/``train`` nor torch nor gradio (the web app's).
 """
 
 from __future__ import annotations
@@ -75,11 +75,11 @@ def test_the_check_finds_long_code():
     assert any("()" in line for line in found) and any("()" not in line for line in found)
 
 
-def test_runtime_imports_leave_out_eval_train_and_torch():
+def test_runtime_imports_leave_out_eval_train_torch_and_gradio():
     code = (
         "import sys; import reenactor.api, reenactor.pipeline, reenactor.cli; "
-        "print(sorted({'torch' if m.split('.')[0] == 'torch' else m for m in sys.modules "
-        "if m.split('.')[0] == 'torch' or m.startswith(('reenactor.eval', 'reenactor.train'))}))"
+        "print(sorted({m.split('.')[0] if m.split('.')[0] in ('torch', 'gradio') else m for m in sys.modules "
+        "if m.split('.')[0] in ('torch', 'gradio') or m.startswith(('reenactor.eval', 'reenactor.train'))}))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", f"the runtime imports pulled in: {done.stdout.strip()}"

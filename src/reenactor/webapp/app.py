@@ -34,7 +34,7 @@ def shown(fn):
     return wrapper
 
 
-def _animate_tab(handlers) -> None:
+def _animate_tab(handlers) -> dict:
     from reenactor.cli import TEMPLATE_NAMES
 
     with gr.Row():
@@ -68,6 +68,7 @@ def _animate_tab(handlers) -> None:
     motion.change(**update)
     driver.upload(lambda path: UPLOADED, driver, motion)
     button.click(render, inputs, [result, status], concurrency_limit=1)
+    return update
 
 
 def _edit_tab(handlers) -> None:
@@ -113,7 +114,7 @@ def build_app(handlers, streams) -> gr.Blocks:
     with gr.Blocks(title="reenactor", delete_cache=(600, 3600), analytics_enabled=False) as demo:
         gr.Markdown(f"# reenactor\n{INTRO}")
         with gr.Tab("Animate", elem_id="tab-animate"):
-            _animate_tab(handlers)
+            preview = _animate_tab(handlers)
         with gr.Tab("Edit", elem_id="tab-edit"):
             _edit_tab(handlers)
         with gr.Tab("Live", elem_id="tab-live"):
@@ -122,6 +123,7 @@ def build_app(handlers, streams) -> gr.Blocks:
         def stop(request: gr.Request):
             streams.stop(request.session_hash)
 
+        demo.load(**preview)
         demo.unload(stop)
     return demo
 

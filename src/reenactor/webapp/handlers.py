@@ -115,7 +115,7 @@ class Handlers:
             if key in self._portraits:
                 self._portraits.move_to_end(key)
                 return self._portraits[key]
-        image = _without_path(load, "portrait")
+        image = _without_path(load, "portrait", path)
         prepared = self.renderer().prepare(image)
         with self._lock:
             self._portraits[key] = prepared
@@ -165,7 +165,7 @@ class Handlers:
         output = self.folder / f"result-{uuid.uuid4().hex[:12]}.mp4"
         if motion == UPLOADED:
             driver = self._driver(driver_path)
-            stats = _without_path(lambda: animate_file(r, portrait, driver, output, max_frames=frames, progress=True), "driver")
+            stats = _without_path(lambda: animate_file(r, portrait, driver, output, max_frames=frames, progress=True), "driver", driver)
         else:
             stats = animate_template(r, portrait, _motion_name(motion), output, max_frames=frames, progress=True)
         return output, stats
@@ -224,17 +224,16 @@ def _motion_name(motion: str) -> str:
     return motion
 
 
-def _without_path(call, what: str):
-    """``call()``, with the server's temporary path of an upload left out of its error message."""
+def _without_path(call, what: str, path):
+    """``call()``, with the server's path of an upload replaced by "the uploaded <what>" in its error message."""
     from reenactor.errors import ReenactorError
 
     try:
         return call()
     except ReenactorError as exc:
-        text = str(exc)
-        cut = text.find("'/")
-        if cut >= 0 and text.find("':", cut) > 0:
-            text = text[:cut] + f"the uploaded {what}" + text[text.find("':", cut) + 1:]
+        text, name = str(exc), str(path)
+        for shown in (repr(name), f'"{name}"', name):
+            text = text.replace(shown, f"the uploaded {what}")
         raise type(exc)(text) from None
 
 
@@ -251,7 +250,7 @@ def _driver_frames(path: Path, position: float, max_frames: int) -> tuple[np.nda
             frames = [frame] if i == 0 else [frames[0], frame]
         return frames
 
-    frames = _without_path(read, "driver")
+    frames = _without_path(read, "driver", path)
     if not frames:
         raise InputError("the driver video has no frames")
     return frames[0], frames[-1]
