@@ -54,28 +54,27 @@ def region_weights(head: np.ndarray, eye_width: tuple[float, float]) -> dict[str
         eye_width: (right, left) eye widths in pixels.
 
     Regions: ``gaze`` the iris points; ``eyes`` the eye contours and a
-    Gaussian of 0.5 eye widths around each eye's centre (irises excluded);
-    ``brows`` the brow points and a Gaussian of 0.6 brow lengths around each
-    brow's centre; ``mouth`` everything below the nose tip, fading in
-    (smoothstep) to full weight at the upper lip's top (lips, jaw, chin).
-    Where regions overlap, the weights are divided by their sum.
+    Gaussian of 0.5 eye widths around each eye's centre; ``brows`` the brow
+    points and a Gaussian of 0.6 brow lengths around each brow's centre;
+    ``mouth`` the lips and everything below the nose tip, fading in
+    (smoothstep) to full weight at the upper lip's top (jaw, chin). The
+    named points (irises, eye contours, brows, lips) belong to their region
+    alone; elsewhere overlapping weights are divided by their sum.
     """
     n = T.N_LANDMARKS
-    irises = list(T.RIGHT_IRIS + T.LEFT_IRIS)
+    own = {"gaze": list(T.RIGHT_IRIS + T.LEFT_IRIS), "eyes": list(T.RIGHT_EYE_LOOP + T.LEFT_EYE_LOOP),
+           "brows": list(T.RIGHT_BROW + T.LEFT_BROW), "mouth": list(T.INNER_LIP_LOOP + T.OUTER_LIP_LOOP)}
     w = {c: np.zeros(n) for c in GAIN_CHANNELS}
-    w["gaze"][irises] = 1.0
     for loop, ew in ((T.RIGHT_EYE_LOOP, eye_width[0]), (T.LEFT_EYE_LOOP, eye_width[1])):
         w["eyes"] = np.maximum(w["eyes"], _gaussian(head, head[list(loop)].mean(0), 0.5 * ew))
-        w["eyes"][list(loop)] = 1.0
-    w["eyes"][irises] = 0.0
     for brow in (T.RIGHT_BROW, T.LEFT_BROW):
         pts = head[list(brow)]
         length = float(np.ptp(pts[:, 0])) + 1e-6
         w["brows"] = np.maximum(w["brows"], _gaussian(head, pts.mean(0), 0.6 * length))
-        w["brows"][list(brow)] = 1.0
     w["mouth"] = np.asarray(smoothstep(head[:, 1], head[T.NOSE_TIP, 1], head[_LIP_TOP, 1]), dtype=np.float64)
-    w["mouth"][list(T.INNER_LIP_LOOP + T.OUTER_LIP_LOOP)] = 1.0
-    w["mouth"][irises] = 0.0
+    for c, points in own.items():  # a region's own points belong to it alone
+        for other in GAIN_CHANNELS:
+            w[other][points] = 1.0 if other == c else 0.0
     total = sum(w.values())
     over = total > 1.0
     for c in w:
