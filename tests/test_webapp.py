@@ -97,11 +97,12 @@ def test_app_builds_without_serving(handlers):
     assert {"Animate", "Edit", "Live"} <= {getattr(b, "label", None) for b in demo.blocks.values()}
 
 
-def test_serve_without_gradio_says_how_to_install(monkeypatch, capsys):
+def test_serve_without_gradio_says_how_to_install(monkeypatch, capsys, tmp_path):
     import sys
 
     from reenactor import cli
 
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # serve sets it: restored after the test
     monkeypatch.setitem(sys.modules, "gradio", None)
     monkeypatch.delitem(sys.modules, "reenactor.webapp.app", raising=False)
     assert cli.main(["serve", "--port", "1"]) == 3

@@ -85,6 +85,7 @@ class Handlers:
         self._tmp = tempfile.TemporaryDirectory(prefix="reenactor-web-")
         self.folder = Path(self._tmp.name)
         self._lock = threading.Lock()
+        self._frame_lock = threading.RLock()  # previews, edits and prepare share renderers: one at a time
         self._portraits: OrderedDict[str, object] = OrderedDict()
         self._renderers: dict[tuple[float, float], object] = {}
 
@@ -116,7 +117,8 @@ class Handlers:
                 self._portraits.move_to_end(key)
                 return self._portraits[key]
         image = _without_path(load, "portrait", path)
-        prepared = self.renderer().prepare(image)
+        with self._frame_lock:
+            prepared = self.renderer().prepare(image)
         with self._lock:
             self._portraits[key] = prepared
             while len(self._portraits) > 4:
@@ -126,9 +128,13 @@ class Handlers:
     # --------------------------------------------------------------- animate
     def preview(self, portrait_path, driver_path, motion: str, expression_gain: float, translation_gain: float,
                 position: float) -> np.ndarray:
-        """One frame of the animation at ``position`` (0..1 of its length), with these gains.
+        """One frame of the animation at ``position`` (0..1 of its length), with these gains
+        (see :meth:`_preview`)."""
+        with self._frame_lock:
+            return self._preview(portrait_path, driver_path, motion, expression_gain, translation_gain, position)
 
-        A driver video's frame is retargeted against the driver's first frame
+    def _preview(self, portrait_path, driver_path, motion, expression_gain, translation_gain, position) -> np.ndarray:
+        """The preview frame. A driver video's frame is retargeted against the driver's first frame
         (the render picks its reference frame and smooths, so it may differ a little).
         """
         from reenactor.motion.templates import ExpressionBasis, template
@@ -158,8 +164,10 @@ class Handlers:
         """
         from reenactor.api import animate_file, animate_template
 
+        from reenactor.api import Reenactor
+
         portrait = self.portrait(portrait_path)
-        r = self.renderer(expression_gain, translation_gain)
+        r = Reenactor(self.renderer(expression_gain, translation_gain).config)  # its own: videos render beside previews
         frames = min(max_frames or self.max_frames, self.max_frames)
         self._prune()
         output = self.folder / f"result-{uuid.uuid4().hex[:12]}.mp4"
@@ -184,6 +192,11 @@ class Handlers:
     # ------------------------------------------------------------------ edit
     def edit(self, portrait_path, **values: float) -> np.ndarray:
         """The portrait with its pose and expression changed (:data:`EDIT_SLIDERS` names; see ``reenactor edit``)."""
+        with self._frame_lock:
+            return self._edit(portrait_path, values)
+
+    def _edit(self, portrait_path, values: dict[str, float]) -> np.ndarray:
+        """:meth:`edit`'s work."""
         from reenactor.edit import EXPRESSION_FLAGS, requested_change
         from reenactor.motion.params import EXPRESSION_CHANNELS, edit_landmarks, load_directions, normalised_head
         from reenactor.pipeline import finish_frame

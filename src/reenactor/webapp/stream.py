@@ -59,7 +59,9 @@ class LiveStreams:
             return state
         self.stop(session_id)
         portrait = self.handlers.portrait(portrait_path)
-        live = self.handlers.renderer().session(portrait, fps=self.fps, crop_output=True)
+        from reenactor.api import Reenactor
+
+        live = Reenactor(self.handlers.config).session(portrait, fps=self.fps, crop_output=True)  # a renderer of its own
         state = {"portrait": key, "live": live, "lock": threading.Lock(), "times": deque(maxlen=30),
                  "latency": deque(maxlen=30), "frames": 1}
         with self._lock:
