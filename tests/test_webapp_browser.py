@@ -101,11 +101,27 @@ def _wait_for_new_src(page, selector: str, old: str | None, seconds: float = 60.
     raise AssertionError(f"{selector}: the image did not change in {seconds:.0f} s")
 
 
+def _wait_for_video(page, selector: str, seconds: float) -> None:
+    """Wait until ``selector`` holds a <video>; fail at once, with the page's words, when an error shows."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if page.locator(f"{selector} video").count():
+            return
+        errors = [t.strip() for t in page.locator(".toast-body").all_inner_texts() if t.strip()]
+        if errors:
+            raise AssertionError(f"the render failed in the page: {errors}")
+        page.wait_for_timeout(250)
+    status = page.locator("#animate-status").inner_text()
+    progress = page.locator(f"{selector} .progress-text, .progress-text").all_inner_texts()
+    raise AssertionError(f"no video in {seconds:.0f} s; status {status!r}, progress {progress}")
+
+
 def test_upload_render_and_the_video_plays(page, media):
     page.locator("#animate-driver input[type=file]").set_input_files(str(media["driver"]))
     page.wait_for_function("() => document.querySelector('#animate-motion input').value === 'uploaded video'")
+    _wait_for_new_src(page, "#preview", None)  # the page's first preview done: the render does not queue behind it
     page.locator("#render").click()
-    page.locator("#result video").wait_for(state="attached", timeout=120_000)
+    _wait_for_video(page, "#result", seconds=300)
     page.wait_for_function("() => { const v = document.querySelector('#result video'); return v && v.readyState >= 2; }")
     page.evaluate("() => document.querySelector('#result video').play()")
     page.wait_for_function("() => document.querySelector('#result video').currentTime > 0.1")
