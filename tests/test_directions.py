@@ -90,3 +90,21 @@ def test_edit_bad_input_one_line(tmp_path, astronaut, capsys, extra, expect):
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
     assert expect in err
     assert not out.exists()
+
+
+def test_edit_asks_the_picture_response_factors(prepared, directions):
+    """``reenactor edit`` multiplies each request by the shipped factor (1 / the measured picture response),
+    and never closes an eye past its own lid gap."""
+    from reenactor.edit import load_response, picture_change
+    from reenactor.motion.params import normalised_head
+
+    factors = load_response()
+    assert all(1 / 1.6 - 1e-9 <= f <= 1.6 + 1e-9 for f in factors.values())
+    assert factors["yaw"] > 1.1  # dlib reads ~0.78 of an asked turn on the calibration portraits
+    head, _ = normalised_head(prepared.crop_landmarks)
+    d = _change(prepared, directions, picture_change({"yaw": 10.0}, factors, head))
+    assert d["yaw"] == pytest.approx(10.0 * factors["yaw"], abs=1.0)
+    own = measure(prepared.crop_landmarks)
+    shut = picture_change({"eye_r": -own["eye_r"], "eye_l": -own["eye_l"]}, {"eyes": 1.5}, head)
+    assert shut["eye_r"] == pytest.approx(-own["eye_r"], rel=0.02) and shut["eye_l"] == pytest.approx(-own["eye_l"], rel=0.02)
+    assert picture_change({"brow": 0.02}, {"brow": 1.5})["brow"] == pytest.approx(0.03)

@@ -88,6 +88,55 @@ def requested_change(args, head: np.ndarray, span: dict[str, float]) -> dict[str
     return change
 
 
+#: Edit channels whose asked change is corrected by the measured picture response
+#: (``weights/edit_response.json``; the eye channels share the "eyes" entry).
+RESPONSE_CHANNELS = ("yaw", "pitch", "roll", "mouth_open", "smile", "eyes", "brow")
+RESPONSE_NAME = "edit_response"
+
+
+def load_response() -> dict[str, float]:
+    """``{channel: factor}``: how much further than asked each channel is moved in the landmarks.
+
+    A warped picture shows less of a landmark change than a real face would:
+    an independent landmark reader (dlib, in ``scripts/make_controls_doc.py
+    --calibrate``) reads about 0.7 of an asked head turn on the rendered
+    picture. The factor is 1 / that measured response on calibration
+    portraits (never the held-out ones of docs/controls.md), at most the
+    file's ``max_factor``; 1 where the response is within 10 % of 1.
+
+    Raises:
+        WeightsError: the shipped file is missing or corrupt.
+    """
+    import json
+
+    from reenactor.weights import weight_path
+
+    card = json.loads(weight_path(RESPONSE_NAME).read_text())
+    return {c: float(card["factor"].get(c, 1.0)) for c in RESPONSE_CHANNELS}
+
+
+def picture_change(change: dict[str, float], factors: dict[str, float], head: np.ndarray | None = None) -> dict[str, float]:
+    """``change`` with each channel multiplied by its response factor (:func:`load_response`).
+
+    Args:
+        change: ``{channel: change}`` of :func:`reenactor.motion.params.edit_landmarks`.
+        factors: ``{channel: factor}``; ``eye_r``/``eye_l`` take ``"eyes"``.
+        head: (478, 3) normalised head landmarks; when given, an eye is never
+            asked to close further than its own lid gap (a closed eye stays closed).
+    """
+    from reenactor.motion.params import EXPRESSION_CHANNELS, measure_expression
+
+    out = {}
+    for channel, value in change.items():
+        out[channel] = float(value) * factors.get("eyes" if channel in ("eye_r", "eye_l") else channel, 1.0)
+    if head is not None:
+        own = dict(zip(EXPRESSION_CHANNELS, measure_expression(head)))
+        for eye in ("eye_r", "eye_l"):
+            if eye in out:
+                out[eye] = max(out[eye], -max(own[eye], 0.0))
+    return out
+
+
 def run_edit(args) -> int:
     """``reenactor edit``: read, prepare, move the landmarks, render, write atomically with provenance."""
     import sys
@@ -109,7 +158,7 @@ def run_edit(args) -> int:
     portrait = r.prepare(image, args.face_index)
     head, _ = normalised_head(portrait.crop_landmarks)
     change = requested_change(args, head, dict(zip(EXPRESSION_CHANNELS, directions.span.tolist())))
-    target = edit_landmarks(portrait.rig, directions, change)
+    target = edit_landmarks(portrait.rig, directions, picture_change(change, load_response(), head))
     frame = r.render(portrait, target, None, crop_output=False)
     write_image(args.output, finish_frame(frame, r.config.output), metadata=provenance())
     print(f"wrote {args.output} ({frame.shape[1]}x{frame.shape[0]})", file=sys.stderr)

@@ -197,7 +197,7 @@ class Handlers:
 
     def _edit(self, portrait_path, values: dict[str, float]) -> np.ndarray:
         """:meth:`edit`'s work."""
-        from reenactor.edit import EXPRESSION_FLAGS, requested_change
+        from reenactor.edit import EXPRESSION_FLAGS, load_response, picture_change, requested_change
         from reenactor.motion.params import EXPRESSION_CHANNELS, edit_landmarks, load_directions, normalised_head
         from reenactor.pipeline import finish_frame
 
@@ -214,6 +214,7 @@ class Handlers:
             args.eyes = None
         head, _ = normalised_head(bound.crop_landmarks)
         change = requested_change(args, head, dict(zip(EXPRESSION_CHANNELS, directions.span.tolist())))
+        change = picture_change(change, load_response(), head)
         frame = r.render(bound, edit_landmarks(bound.rig, directions, change), None, crop_output=False)
         return finish_frame(frame, r.config.output)
 
