@@ -146,7 +146,11 @@ def test_controls_read_back_from_rendered_frames(prepared, talk):
     assert 6.0 <= turn <= 11.0, turn  # measured 7.6: a 2D warp of a turn reads ~0.76 of it
     kept = _rendered(prepared, talk, pose="portrait")
     spread = _spread(_angles(kept, own))
-    assert spread[0] < 2.0 and spread[0] < 0.5 * _spread(a0[:, 0]) and spread.max() < 2.5, spread  # measured 1.1 / 1.7 / 0.7
+    # Measured 0.8 / 3.3 / 0.3 here (1.1 / 1.7 / 0.7 over 100 frames when the talk was hand-built): the
+    # target holds the head still (< 0.01 deg), but mediapipe reads the open mouth of the talk, which goes
+    # through A since issue 17 item 1 (its chin drops 0.4 as far as its lower lip), as a downward pitch:
+    # 3.5 deg on one rendered frame at mouth_open 0.8 (2.7 with the hand-built jaw), -0.9 correlated with the opening.
+    assert spread[0] < 2.0 and spread[0] < 0.5 * _spread(a0[:, 0]) and spread.max() < 4.0, spread
     assert _over_own(kept, own) > 0.8 * _over_own(base, own)  # the mouth still moves (measured 0.96 of the spread)
 
 

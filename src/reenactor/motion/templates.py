@@ -2,20 +2,26 @@
 
 A template is a function of time giving head angles and a few expression
 controls (:class:`MotionParams`). :class:`ExpressionBasis` turns the controls
-into landmark displacements built from the portrait's *own* geometry (its lid
-gaps, mouth width, face length), so every portrait blinks shut and opens its
-mouth in proportion to its face.
+into landmark displacements through the learned map A of
+:mod:`reenactor.motion.params` (issue 17): each control asks for a change of
+the measured expression channels in the portrait's *own* units (its lid gaps,
+mouth width, face length, eye size), and A, solved against the portrait's own
+response, gives the landmarks. So every portrait blinks shut and opens its
+mouth in proportion to its face, and the built-in motions move the face the
+way the fitted clips do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from reenactor.face import topology as T
 from reenactor.face.pose import head_axes, rotation_from_euler
-from reenactor.motion.retarget import PortraitRig
+from reenactor.motion.params import EXPRESSION_CHANNELS, Directions, load_directions, measure_expression, normalised_head
+from reenactor.motion.retarget import FaceProportions, PortraitRig
 
 DEFAULT_FPS = 25.0
 
@@ -39,72 +45,131 @@ class MotionParams:
     gaze_y: float = 0.0
 
 
+#: One unit of each control as a change of the measured expression channels, in
+#: the portrait's own measures. Chosen to match the hand-built displacements
+#: these replace, read with :func:`~reenactor.motion.params.measure_expression`
+#: on six portraits (the same fractions on each): mouth_open 1 opens the inner
+#: lips by 0.46 mouth widths; smile 1 widens the mouth by 0.26 and lifts its
+#: corners by 0.07 mouth widths; brow 1 raises the brows by 0.04 face lengths,
+#: brow -1 lowers them by 0.028 and brings the inner ends 0.015 face lengths
+#: closer (a frown); gaze 1 moves the irises 0.2 eye widths across or 0.25 lid
+#: gaps down; blink 1 closes each eye by its own lid gap.
+UNITS = {"mouth_gap": 0.46, "smile_width": 0.26, "smile_lift": 0.07, "brow_raise": 0.04,
+         "brow_lower": 0.028, "frown": 0.015, "gaze_x": 0.2, "gaze_y": 0.25}
+#: Order of the fields of :class:`ExpressionBasis`.
+FIELDS = ("blink", "mouth_open", "smile", "brow_up", "frown", "gaze_x", "gaze_y")
+
+
+@lru_cache(maxsize=1)
+def shipped_directions() -> Directions:
+    """The shipped map A (:func:`reenactor.motion.params.load_directions`), loaded once."""
+    return load_directions()
+
+
+def control_requests(head: np.ndarray, proportions: FaceProportions, iod: float) -> dict[str, np.ndarray]:
+    """Channel change asked by one unit of each control on one portrait.
+
+    Args:
+        head: (478, 3) the portrait's normalised head landmarks (IOD units).
+        proportions: its :class:`~reenactor.motion.retarget.FaceProportions` (pixels).
+        iod: its inter-ocular distance (pixels) of :func:`~reenactor.motion.params.normalised_head`.
+
+    Returns:
+        ``{field: (10,) change of EXPRESSION_CHANNELS in IOD units}`` for :data:`FIELDS`.
+    """
+    c = dict(zip(EXPRESSION_CHANNELS, measure_expression(head).tolist()))
+    mouth, face = c["smile"], proportions.face_length / iod
+    eye_width = float(np.mean(proportions.eye_width)) / iod
+    lid_gap = max(0.5 * (c["eye_r"] + c["eye_l"]), 0.0)
+
+    def ask(**change: float) -> np.ndarray:
+        return np.array([change.get(k, 0.0) for k in EXPRESSION_CHANNELS])
+
+    u = UNITS
+    return {
+        "blink": ask(eye_r=-max(c["eye_r"], 0.0), eye_l=-max(c["eye_l"], 0.0)),
+        "mouth_open": ask(mouth_open=u["mouth_gap"] * mouth),
+        "smile": ask(smile=u["smile_width"] * mouth, corners=u["smile_lift"] * mouth),
+        "brow_up": ask(brow=u["brow_raise"] * face),
+        "frown": ask(brow=-u["brow_lower"] * face, frown=u["frown"] * face),
+        "gaze_x": ask(gaze_x=u["gaze_x"] * eye_width),
+        "gaze_y": ask(gaze_y=u["gaze_y"] * lid_gap),
+    }
+
+
+def solve_field(rig: PortraitRig, directions: Directions, want: np.ndarray, steps: int = 3) -> np.ndarray:
+    """(478, 3) head-axes pixel displacement from A whose measured change is ``want``, stable points kept still.
+
+    A's directions keep the anatomical head frame still but move a few of the
+    points the pipeline takes the head's rigid motion from (a blink the eye
+    corners, a jaw drop the jaw line by the ears): left in, the hair and
+    background would follow each blink by a few pixels and a jaw drop would
+    read as a 3.5 deg nod. Those points stay where they are (as with the
+    hand-built shapes), and the request is corrected (``steps`` fixed-point
+    steps, measured with :func:`~reenactor.motion.params.measure` as a
+    caller would) so the drawn change is still ``want``.
+
+    Args:
+        rig: the portrait's rig.
+        directions: the map A.
+        want: (10,) change of EXPRESSION_CHANNELS, IOD units.
+    """
+    head, iod = normalised_head(rig.landmarks)
+    base = measure_expression(head)
+    stable = list(T.STABLE_POINTS)
+    ask = np.array(want, dtype=np.float64)
+    for _ in range(steps):
+        field = directions.solve(head, ask) * iod
+        field[stable] = 0.0
+        got = measure_expression(normalised_head(rig.landmarks + field @ rig.axes.T)[0]) - base
+        ask = ask + (want - got)
+    return field
+
+
+def _close_each_lid_pair(head: np.ndarray, blink: np.ndarray) -> np.ndarray:
+    """The blink field (478, 3) with each lid pair's gap exactly closed at blink 1.
+
+    A closes the mean lid gap; what it leaves per pair (a few percent of the
+    gap, up to ~0.12 at the outer corner) is taken up three quarters by the
+    upper lid, a quarter by the lower, as :class:`~reenactor.motion.retarget.Retargeter` closes lids.
+    """
+    out = np.array(blink)
+    for up, lo in T.RIGHT_LID_PAIRS + T.LEFT_LID_PAIRS:
+        left = (head[lo, 1] + out[lo, 1]) - (head[up, 1] + out[up, 1])
+        out[up, 1] += 0.75 * left
+        out[lo, 1] -= 0.25 * left
+    return out
+
+
 class ExpressionBasis:
-    """Landmark displacements for the expression controls of one portrait.
+    """Landmark displacements for the expression controls of one portrait, through A.
+
+    Each control's field is A's displacement (:func:`solve_field`: solved
+    against the portrait's own response, stable points kept still) for one
+    unit of the control (:func:`control_requests`); a
+    frame's displacement is the sum of the fields times the controls (brow
+    above 0 uses ``brow_up``, below 0 ``frown``). Head pose stays a rigid
+    rotation about the head centre.
 
     Args:
         rig: the portrait's rig (landmarks, head centre and axes).
+        directions: the map A (default: the shipped one).
     """
 
-    def __init__(self, rig: PortraitRig) -> None:
+    def __init__(self, rig: PortraitRig, directions: Directions | None = None) -> None:
         self.rig = rig
-        h = rig.head
-        p = rig.proportions
-        n = T.N_LANDMARKS
-        self.blink = np.zeros((n, 3))
-        for pairs in (T.RIGHT_LID_PAIRS, T.LEFT_LID_PAIRS):
-            for up, lo in pairs:
-                gap = h[lo, 1] - h[up, 1]
-                self.blink[up, 1] = 0.8 * gap
-                self.blink[lo, 1] = -0.2 * gap
-        mw = p.mouth_width
-        m_centre = h[list(T.INNER_LIP_LOOP)].mean(0)
-        # Jaw drop: everything below the mouth line moves down, most at the chin
-        # and lower lip, fading towards the ears and above the mouth.
-        self.jaw = np.zeros((n, 3))
-        below = h[:, 1] - m_centre[1]
-        lateral = np.abs(h[:, 0] - m_centre[0]) / (0.5 * p.face_width)
-        w = np.clip(below / (0.1 * mw) + 0.5, 0, 1) * np.exp(-(lateral**2) / 0.55)
-        w[list(T.INNER_LIP_LOOP)] = 0.0
-        lower_inner = [lo for _, lo in T.INNER_LIP_PAIRS] + [95, 88, 178, 87, 14, 317, 402, 318, 324]
-        w[lower_inner] = 1.0
-        self.jaw[:, 1] = 0.42 * mw * w
-        upper_inner = [up for up, _ in T.INNER_LIP_PAIRS]
-        self.jaw[upper_inner, 1] -= 0.04 * mw
-        # Smile: corners out and up, cheeks up a little.
-        self.smile = np.zeros((n, 3))
-        for corner, side in ((T.MOUTH_CORNERS[0], -1.0), (T.MOUTH_CORNERS[1], 1.0)):
-            d2 = ((h[:, :2] - h[corner, :2]) ** 2).sum(1)
-            wc = np.exp(-d2 / (0.35 * mw) ** 2)
-            self.smile[:, 0] += side * 0.13 * mw * wc
-            self.smile[:, 1] += -0.09 * mw * wc
-        # Brows: up (and apart a little); negative = frown (down and together).
-        self.brow = np.zeros((n, 3))
-        brows = h[list(T.RIGHT_BROW + T.LEFT_BROW)]
-        b_y = brows[:, 1].mean()
-        wb = np.exp(-((h[:, 1] - b_y) ** 2) / (0.12 * p.face_length) ** 2) * (h[:, 1] < m_centre[1] - 0.2 * p.face_length)
-        self.brow[:, 1] = -0.07 * p.face_length * wb
-        self.brow[:, 0] = 0.02 * p.face_length * wb * np.sign(h[:, 0] - m_centre[0])
-        # Gaze: irises move within the eye.
-        self.gaze_x = np.zeros((n, 3))
-        self.gaze_y = np.zeros((n, 3))
-        for iris, ew, eo in ((T.RIGHT_IRIS, p.eye_width[0], p.eye_open[0]), (T.LEFT_IRIS, p.eye_width[1], p.eye_open[1])):
-            self.gaze_x[list(iris), 0] = 0.2 * ew
-            self.gaze_y[list(iris), 1] = 0.25 * eo
+        self.directions = directions if directions is not None else shipped_directions()
+        head, iod = normalised_head(rig.landmarks)
+        self.requests = control_requests(head, rig.proportions, iod)
+        fields = {k: solve_field(rig, self.directions, req) for k, req in self.requests.items()}
+        fields["blink"] = _close_each_lid_pair(rig.head, fields["blink"])
+        #: (7, 478, 3) head-axes pixel displacement per unit of each of :data:`FIELDS`.
+        self.fields = np.stack([fields[k] for k in FIELDS])
 
     def displacement(self, m: MotionParams) -> np.ndarray:
         """(478, 3) displacement in crop pixels (camera axes) for the controls."""
-        frown = min(m.brow, 0.0)
-        d_head = (
-            m.blink * self.blink
-            + m.mouth_open * self.jaw
-            + m.smile * self.smile
-            + max(m.brow, 0.0) * self.brow
-            + frown * self.brow * np.array([-1.0, 0.7, 0.0])
-            + m.gaze_x * self.gaze_x
-            + m.gaze_y * self.gaze_y
-        )
-        return d_head @ self.rig.axes.T
+        coef = np.array([m.blink, m.mouth_open, m.smile, max(m.brow, 0.0), max(-m.brow, 0.0), m.gaze_x, m.gaze_y])
+        return np.tensordot(coef, self.fields, 1) @ self.rig.axes.T
 
     def landmarks(self, m: MotionParams) -> np.ndarray:
         """(478, 3) posed landmarks for one frame's controls."""
