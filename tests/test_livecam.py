@@ -157,3 +157,38 @@ def test_not_a_video_and_option_clash_are_one_line(files, tmp_path, capsys):
     rc = main(["live", "--camera", str(files["clip"]), "--benchmark", "--output", str(tmp_path / "x.mp4")])
     assert "--benchmark runs without" in _one_line_error(capsys, rc)
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_driving_controls_reach_the_live_session(files, capsys, monkeypatch):
+    """``live`` takes animate's --pose, --pose-scale, --pose-offset, --expression-scale and --gain (one definition)."""
+    import reenactor.livecli as livecli
+    from reenactor.cli import CONFIG_OPTIONS, DRIVING_OPTIONS, build_parser
+
+    seen = {}
+    make = livecli._session
+
+    def spy(args, cfg, fps):
+        session, prepare_s = make(args, cfg, fps)
+        seen["config"] = session.r.config
+        return session, prepare_s
+
+    monkeypatch.setattr(livecli, "_session", spy)
+    rc = main(["live", "--source", str(files["portrait"]), "--camera", str(files["clip"]), "--benchmark", "--work-size", "256",
+               "--max-frames", "3", "--pose", "portrait", "--pose-scale", "0.5", "--pose-offset", "yaw=10",
+               "--expression-scale", "1.2", "--gain", "mouth=1.3", "--gain", "eyes=0.8", "-q"])
+    assert rc == 0
+    rc_ = seen["config"].retarget
+    assert (rc_.pose, rc_.pose_scale, rc_.expression_gain) == ("portrait", 0.5, 1.2)
+    assert rc_.pose_offset == {"yaw": 10.0} and rc_.gain == {"mouth": 1.3, "eyes": 0.8}
+    assert seen["config"].render.work_size == 256
+    # The same help text as animate's: the options come from CONFIG_OPTIONS.
+    live = build_parser()._subparsers._group_actions[0].choices["live"]
+    animate = build_parser()._subparsers._group_actions[0].choices["animate"]
+    for flag in DRIVING_OPTIONS:
+        got = next(a for a in live._actions if flag in a.option_strings)
+        want = next(a for a in animate._actions if flag in a.option_strings)
+        assert (got.help, got.type, got.choices) == (want.help, want.type, want.choices)
+    assert set(DRIVING_OPTIONS) <= {flag for flag, *_ in CONFIG_OPTIONS}
+    capsys.readouterr()
+    rc = main(["live", "--camera", str(files["clip"]), "--benchmark", "--pose-scale", "-1"])
+    assert "pose_scale must be in" in _one_line_error(capsys, rc)

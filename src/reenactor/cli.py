@@ -108,10 +108,20 @@ def _config_help(section: str, name: str, flag_kind: dict) -> str:
     return text if flag_kind.get("action") == "store_true" else f"{text} (default: {getattr(cfg, name)})"
 
 
-def _add_render_options(p: argparse.ArgumentParser) -> None:
+#: The driving controls of :data:`CONFIG_OPTIONS` (``reenactor live`` takes these too).
+DRIVING_OPTIONS = ("--pose", "--pose-scale", "--pose-offset", "--expression-scale", "--gain")
+
+
+def add_config_options(p: argparse.ArgumentParser, flags: tuple[str, ...] | None = None) -> None:
+    """Add the options of :data:`CONFIG_OPTIONS` (only ``flags`` when given); :func:`_config` applies them."""
     for flag, section, name, kind in CONFIG_OPTIONS:
-        default = False if kind.get("action") == "store_true" else None
-        p.add_argument(flag, default=default, help=_config_help(section, name, kind), **kind)
+        if flags is None or flag in flags:
+            default = False if kind.get("action") == "store_true" else None
+            p.add_argument(flag, default=default, help=_config_help(section, name, kind), **kind)
+
+
+def _add_render_options(p: argparse.ArgumentParser) -> None:
+    add_config_options(p)
     p.add_argument("--crop", action="store_true", help="output the square face crop instead of the whole portrait")
     p.add_argument("--face-index", type=_nonneg_int, default=0, help="which face of the portrait, 0 = the largest")
     p.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N frames")

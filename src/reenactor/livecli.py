@@ -25,7 +25,7 @@ DESCRIPTION = (
 
 def add_live_parser(sub) -> None:
     """Add ``live`` to a subparsers object."""
-    from reenactor.cli import _nonneg_int, _positive_int, _work_size
+    from reenactor.cli import DRIVING_OPTIONS, _nonneg_int, _positive_int, _work_size, add_config_options
 
     p = sub.add_parser("live", help="live reenactment from a webcam or a file played like one, with latency figures",
                        description=DESCRIPTION)
@@ -43,6 +43,7 @@ def add_live_parser(sub) -> None:
     p.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N captured frames")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no status lines")
+    add_config_options(p, DRIVING_OPTIONS)  # --pose, --pose-scale, --pose-offset, --expression-scale, --gain as for animate
 
 
 def _status(args, text: str, end: str = "\n") -> None:
@@ -87,18 +88,24 @@ def _default_camera(args, stack: ExitStack) -> str:
     return str(clip)
 
 
-def _session(args, fps: float):
-    """Read and prepare the portrait; a warmed-up live session rendering the work_size crop."""
+def live_config(args):
+    """The configuration of a live session: ``--work-size`` and the driving controls, through
+    :func:`reenactor.cli._config` as for ``animate`` (a bad value: ConfigError, one line)."""
     from dataclasses import replace
 
+    from reenactor.cli import _config
+
+    cfg = _config(args)
+    return replace(cfg, render=replace(cfg.render, work_size=args.work_size))
+
+
+def _session(args, cfg, fps: float):
+    """Read and prepare the portrait; a warmed-up live session rendering the work_size crop."""
     from skimage import data
 
     from reenactor.api import Reenactor
-    from reenactor.config import ReenactorConfig
     from reenactor.io.image import read_image
 
-    cfg = ReenactorConfig()
-    cfg = replace(cfg, render=replace(cfg.render, work_size=args.work_size))
     image = read_image(args.source, max_side=cfg.max_image_side, what="portrait") if args.source else data.astronaut()
     name = args.source.name if args.source else "the astronaut"
     _status(args, f"preparing the portrait ({name}, {image.shape[1]}x{image.shape[0]}): face, landmarks, person layer")
@@ -167,12 +174,13 @@ def run_live_command(args: argparse.Namespace) -> int:
     from reenactor.livecam import open_capture, run_live
 
     _check_args(args)
+    cfg = live_config(args)
     with ExitStack() as stack:
         capture = open_capture(_default_camera(args, stack), args.max_frames)
         stack.callback(capture.stop)
         w, h = capture.size
         _status(args, f"camera: {capture.name}, {w}x{h} at {capture.fps:g} fps")
-        session, prepare_s = _session(args, capture.fps)
+        session, prepare_s = _session(args, cfg, capture.fps)
         stack.callback(session.close)
         show = _sinks(args, stack, capture.fps)
         _status(args, "live" + ("" if args.max_frames else " (Ctrl-C stops)"))
