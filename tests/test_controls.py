@@ -7,9 +7,12 @@ motion"), loosened for the 25 frames run here: in the target landmarks
 opening, ``--pose-offset yaw=10`` turns the head 10.0 deg, ``--pose portrait``
 leaves < 0.01 deg of head motion and ``--pose-scale 0.5`` halves the yaw
 spread (0.50). Read back from the rendered frames (mediapipe on the output):
-mouth 1.40x, yaw +7.6 deg (the 2D warp of a turn reads ~0.76 of it), head
-spread in portrait mode 1.1 / 1.7 / 0.7 deg (yaw / pitch / roll) against
-5.9 / 5.2 / 0.8 following the driver, mouth spread 0.96 of the default.
+mouth 1.35x, yaw +7.5 deg (the 2D warp of a turn reads ~0.76 of it), head
+spread in portrait mode 1.2 / 3.2 / 0.6 deg (yaw / pitch / roll) against
+5.2 / 7.5 / 0.8 following the driver, mouth spread 0.95 of the default (with the
+talk built through A, issue 17 item 1; with the hand-built talk 1.40x, 7.6 deg,
+1.1 / 1.7 / 0.7 against 5.9 / 5.2 / 0.8 and 0.96: mediapipe reads A's open
+mouth as a downward pitch, see test_controls_read_back_from_rendered_frames).
 """
 
 from __future__ import annotations
@@ -141,9 +144,9 @@ def test_controls_read_back_from_rendered_frames(prepared, talk):
     base = _rendered(prepared, talk)
     a0 = _angles(base, own)
     ratio = _over_own(_rendered(prepared, talk, gain={"mouth": 1.5}), own) / _over_own(base, own)
-    assert 1.25 <= ratio <= 1.6, ratio  # measured 1.40 (100 frames)
+    assert 1.25 <= ratio <= 1.6, ratio  # measured 1.35 (100 frames; 1.40 with the hand-built talk)
     turn = (_angles(_rendered(prepared, talk, pose_offset={"yaw": 10.0}), own)[:, 0] - a0[:, 0]).mean()
-    assert 6.0 <= turn <= 11.0, turn  # measured 7.6: a 2D warp of a turn reads ~0.76 of it
+    assert 6.0 <= turn <= 11.0, turn  # measured 7.5: a 2D warp of a turn reads ~0.76 of it
     kept = _rendered(prepared, talk, pose="portrait")
     spread = _spread(_angles(kept, own))
     # Measured 0.8 / 3.3 / 0.3 here (1.1 / 1.7 / 0.7 over 100 frames when the talk was hand-built): the
