@@ -1,0 +1,82 @@
+"""FD-GAN losses (Eqs. 10-12) and optimisers (Table 5); re-exported by :mod:`reenactor.train.fdgan_net`.
+
+Training-side only (imports torch). Shapes and ranges as in ``fdgan_net``:
+images (B,3,H,W) float32 in [-1,1], landmark images (B,lm_ch,H,W) float32 in
+[0,1], ``ids`` (B,) int64 identity labels in [0, n_ids). Every patch loss is
+averaged over the patches (and the batch), as the paper says.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+def _patch_ids(ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """ids (B,) broadcast to the classifier's patch grid: (B, h, w) int64."""
+    b, _, h, w = logits.shape
+    return ids.view(b, 1, 1).expand(b, h, w)
+
+
+def identity_nll(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """E[-log P(k | C(x))] over batch and patches; logits (B,n_ids,h,w), ids (B,)."""
+    return F.cross_entropy(logits, _patch_ids(ids, logits))
+
+
+def identity_not_nll(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """E[-log(1 - P(k | C(x)))] over batch and patches, computed stably as
+    logsumexp(all logits) - logsumexp(logits without k)."""
+    k = _patch_ids(ids, logits).unsqueeze(1)  # (B,1,h,w)
+    others = logits.scatter(1, k, float("-inf"))
+    return (torch.logsumexp(logits, dim=1) - torch.logsumexp(others, dim=1)).mean()
+
+
+def generator_losses(gen, disc, cls, src_img, src_lm, tgt_img, tgt_lm, ids, cond=None,
+                     lam_rec: float = 50.0, lam_d: float = 1.0, lam_c: float = 1.0):
+    """Eq. 12 for the extractor-translator.
+
+    src_img / tgt_img: frames i and j of one clip, (B,3,H,W) in [-1,1];
+    src_lm / tgt_lm: their landmark images (B,lm_ch,H,W) in [0,1]; ids (B,)
+    int64; cond (B,cond_ch,H,W) or None. The reconstruction term is the mean
+    squared error per pixel and channel (the paper's squared L2 norm, scaled
+    by 1/(3HW) so lambda_rec = 50 weighs it against the unit-scale GAN terms).
+
+    Returns (total, {"rec", "adv_d", "adv_c", "total"} as floats, fake) where
+    ``fake`` (B,3,H,W) keeps its graph; detach it for the discriminator step.
+    """
+    fake = gen(src_img, src_lm, tgt_lm, cond)
+    rec = F.mse_loss(fake, tgt_img)
+    adv_d = disc(fake, tgt_lm).pow(2).mean()  # least squares towards 0, Eq. 12
+    adv_c = identity_nll(cls(fake), ids)
+    total = lam_rec * rec + lam_d * adv_d + lam_c * adv_c
+    parts = {"rec": rec.item(), "adv_d": adv_d.item(), "adv_c": adv_c.item(), "total": total.item()}
+    return total, parts, fake
+
+
+def discriminator_losses(disc, cls, tgt_img, tgt_lm, fake, ids):
+    """Eq. 10 (discriminator) + Eq. 11 (classifier), summed (their parameters are disjoint).
+
+    The real sample is the target frame with its own landmarks (tgt_img,
+    tgt_lm), the fake is the generator's output for the same landmarks;
+    ``fake`` is detached here. Returns (total, {"d", "d_real", "d_fake", "c",
+    "c_real", "c_fake", "total"} as floats).
+    """
+    fake = fake.detach()
+    d_real = (disc(tgt_img, tgt_lm) - 1).pow(2).mean()
+    d_fake = (disc(fake, tgt_lm) + 1).pow(2).mean()
+    c_real = identity_nll(cls(tgt_img), ids)
+    c_fake = identity_not_nll(cls(fake), ids)
+    d, c = d_real + d_fake, c_real + c_fake
+    total = d + c
+    parts = {"d": d.item(), "d_real": d_real.item(), "d_fake": d_fake.item(), "c": c.item(),
+             "c_real": c_real.item(), "c_fake": c_fake.item(), "total": total.item()}
+    return total, parts
+
+
+def make_optimizers(gen, disc, cls, lr: float = 2e-5):
+    """RMSprop at ``lr`` (Table 5: 2e-5, batch 4) for each network: (opt_gen, opt_disc, opt_cls).
+
+    torch's RMSprop defaults otherwise (alpha 0.99, eps 1e-8, no momentum):
+    the paper names only the algorithm and the rate.
+    """
+    return tuple(torch.optim.RMSprop(net.parameters(), lr=lr) for net in (gen, disc, cls))
