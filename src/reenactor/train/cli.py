@@ -18,6 +18,7 @@ from reenactor.errors import DependencyError
 TRAINERS: dict[str, tuple[str, str]] = {
     "ldnet": ("reenactor.train.ldnet", "LD-Net: landmark disentanglement of identity from pose/expression"),
     "mouth": ("reenactor.train.mouth", "the learned inner-mouth painter"),
+    "fdgan": ("reenactor.train.fdgan", "FD-GAN: landmark image + portrait -> face or inner-mouth crop (Sec. 3.2)"),
     "directions": ("reenactor.train.directions", "the map A from expression channels to landmark displacements (numpy)"),
 }
 

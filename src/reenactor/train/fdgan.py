@@ -1,0 +1,366 @@
+"""``reenactor train fdgan``: train the FD-GAN translator (Sec. 3.2, App. 6-7) and export it.
+
+Data (:mod:`reenactor.train.fdgan_data`): pairs of frames i, j of one clip of
+the shared data, cropped around the mouth (``--region mouth``, the inner-mouth
+use: the translator also sees the source crop warped onto the target
+landmarks, ``--cond warp``) or around the whole face (``--region face``, the
+paper's setting, no condition). Whole identities are held out for validation,
+every evaluation-set identity among them.
+
+Per step (batch 4, RMSprop 2e-5 for each network, Table 5): the
+extractor-translator minimises Eq. 12 (lambda_rec 50, lambda_D 1, lambda_C 1),
+then the patch discriminator and the patch identity classifier minimise
+Eqs. 10 and 11 on the same batch (:mod:`reenactor.train.fdgan_loss`).
+
+Budget: ``--steps`` is the total step count to reach (a resumed run finishes
+the same schedule); ``--minutes`` is the wall clock of this invocation (a
+resumed run gets that much more). Neither: ``DEFAULT_MINUTES``.
+
+Outputs in ``--out``: ``ckpt.pt`` (every ``--checkpoint-every`` steps and at
+the end; ``--resume`` continues from it with the optimiser states, the step
+count and the RNG states), ``log.jsonl`` (running train losses and, at each
+checkpoint, validation L1 and SSIM of the prediction against the true target
+frame inside the target's inner-lip contour, or its face oval for ``face``),
+``curve.png``, ``train.log``; with ``--export``, ``fdgan_<region>.onnx`` and
+its card ``fdgan_<region>.json`` (command, data lists, seed, figures) and the
+registry line to add to ``reenactor/weights/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from reenactor.errors import InputError
+from reenactor.train.mouth import _command_line, _Logger
+
+DEFAULT_MINUTES = 180.0
+LAMBDAS = {"rec": 50.0, "d": 1.0, "c": 1.0}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``reenactor train fdgan``."""
+    p.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data folder with MANIFEST.tsv (default ../shared/data)")
+    p.add_argument("--out", type=Path, required=True, help="output folder: ckpt.pt, log.jsonl, curve.png, ONNX and card")
+    p.add_argument("--cache", type=Path, default=Path("/work/cache/fdgan"), help="crop cache folder (default /work/cache/fdgan)")
+    p.add_argument("--landmarks", type=Path, default=Path("/work/cache/landmarks"), help="landmark cache folder (default /work/cache/landmarks; extracted when missing)")
+    p.add_argument("--variant", choices=("fdgan", "fdgan1", "adain"), default="fdgan", help="dictionary (paper), one-row dictionary, or AdaIN ablation")
+    p.add_argument("--region", choices=("mouth", "face"), default="mouth", help="mouth crop (inner-mouth use) or whole face (paper ablation)")
+    p.add_argument("--size", type=int, default=128, help="crop side in pixels, a multiple of 16 (default 128)")
+    p.add_argument("--lm-channels", type=int, choices=(1, 3), default=1, help="landmark image channels (see reenactor.render.landmark_image)")
+    p.add_argument("--cond", choices=("auto", "warp", "none"), default="auto", help="translator condition: the source warped onto the target landmarks (auto: warp for mouth, none for face)")
+    p.add_argument("--frames-per-clip", type=int, default=160, help="frames cropped per clip, evenly spaced (default 160)")
+    p.add_argument("--steps", type=int, default=None, help="total training steps to reach")
+    p.add_argument("--minutes", type=float, default=None, help=f"wall-clock minutes for this invocation (default {DEFAULT_MINUTES:g} when no --steps)")
+    p.add_argument("--batch", type=int, default=4, help="batch size (paper: 4)")
+    p.add_argument("--lr", type=float, default=2e-5, help="RMSprop learning rate (paper: 2e-5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the sampling and the initialisation")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: cuda when available")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--val-identities", type=int, default=14, help="identities held out for validation, at least (default 14)")
+    p.add_argument("--val-pairs", type=int, default=48, help="validation pairs scored at each checkpoint (default 48)")
+    p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints and validations (default 250)")
+    p.add_argument("--log-every", type=int, default=25, help="steps between training-loss records (default 25)")
+    p.add_argument("--export", action="store_true", help="export ONNX + card into --out at the end")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def config_of(args: argparse.Namespace, n_ids: int) -> dict:
+    """The settings a checkpoint must share with the run that resumes it."""
+    if args.size % 16:
+        raise InputError("--size must be a multiple of 16")
+    cond = args.cond if args.cond != "auto" else ("warp" if args.region == "mouth" else "none")
+    return {"variant": args.variant, "region": args.region, "size": args.size, "lm_ch": args.lm_channels,
+            "cond": cond, "cond_ch": 3 if cond == "warp" else 0, "n_ids": n_ids}
+
+
+def build_models(cfg: dict):
+    """(gen, disc, cls) for a config."""
+    from reenactor.train.fdgan_net import FDGAN, PatchDiscriminator, PatchIdentityClassifier
+
+    gen = FDGAN(cfg["variant"], lm_ch=cfg["lm_ch"], cond_ch=cfg["cond_ch"])
+    return gen, PatchDiscriminator(lm_ch=cfg["lm_ch"]), PatchIdentityClassifier(cfg["n_ids"])
+
+
+def _tensors(batch: dict, device) -> dict:
+    import torch
+
+    return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
+
+
+def train_step(nets, opts, b: dict) -> dict[str, float]:
+    """One generator step (Eq. 12) then one discriminator + classifier step (Eqs. 10-11)."""
+    from reenactor.train.fdgan_net import discriminator_losses, generator_losses
+
+    gen, disc, cls = nets
+    opt_g, opt_d, opt_c = opts
+    total, parts, fake = generator_losses(gen, disc, cls, b["src_img"], b["src_lm"], b["tgt_img"], b["tgt_lm"], b["ids"],
+                                          cond=b.get("cond") if gen.cond_ch else None, lam_rec=LAMBDAS["rec"],
+                                          lam_d=LAMBDAS["d"], lam_c=LAMBDAS["c"])
+    opt_g.zero_grad(set_to_none=True)
+    total.backward()
+    opt_g.step()
+    d_total, d_parts = discriminator_losses(disc, cls, b["tgt_img"], b["tgt_lm"], fake, b["ids"])
+    opt_d.zero_grad(set_to_none=True)
+    opt_c.zero_grad(set_to_none=True)
+    d_total.backward()
+    opt_d.step()
+    opt_c.step()
+    return {f"g_{k}": v for k, v in parts.items()} | {f"dc_{k}": v for k, v in d_parts.items()}
+
+
+# --------------------------------------------------------------- validation
+def masked_scores(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Mean L1 (0..1 scale) and SSIM (7x7 window) inside ``mask`` over a batch.
+
+    Args:
+        pred, target: (N, 3, S, S) float32 in [-1, 1]; mask: (N, S, S) 0/1.
+    """
+    from skimage.metrics import structural_similarity
+
+    def u8(x: np.ndarray) -> np.ndarray:
+        return np.clip(np.round((x.transpose(1, 2, 0) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+    l1s, ssims, weights = [], [], []
+    for p, t, m in zip(pred, target, mask):
+        area = float(m.sum())
+        if area < 1:
+            continue
+        l1s.append(float((np.abs(p - t).mean(0) * m).sum() / area / 2.0))
+        _, smap = structural_similarity(u8(p), u8(t), channel_axis=2, data_range=255, win_size=7, full=True)
+        ssims.append(float((smap.mean(2) * m).sum() / area))
+        weights.append(area)
+    if not weights:
+        return {"l1": float("nan"), "ssim": float("nan")}
+    w = np.asarray(weights)
+    return {"l1": float(np.average(l1s, weights=w)), "ssim": float(np.average(ssims, weights=w))}
+
+
+def predict(gen, val: dict, device, chunk: int = 8) -> np.ndarray:
+    """Generator output (N, 3, S, S) float32 on the fixed validation pairs."""
+    import torch
+
+    gen.eval()
+    outs = []
+    with torch.no_grad():
+        for s in range(0, len(val["ids"]), chunk):
+            b = _tensors({k: v[s:s + chunk] for k, v in val.items()}, device)
+            outs.append(gen(b["src_img"], b["src_lm"], b["tgt_lm"], b["cond"] if gen.cond_ch else None).cpu().numpy())
+    gen.train()
+    return np.concatenate(outs)
+
+
+def baselines(val: dict) -> dict:
+    """Scores of two trivial predictions: the source frame as it is, and the source warped onto the target."""
+    return {f"{name}_{k}": v for name, pred in (("source", val["src_img"]), ("warp", val["cond"]))
+            for k, v in masked_scores(pred, val["tgt_img"], val["mask"]).items()}
+
+
+# -------------------------------------------------------------------- run
+def _log(path: Path, rec: dict) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device visible to torch")
+    return torch.device(name)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the crops, train (or resume), validate, checkpoint, export."""
+    import torch
+
+    from reenactor.train import fdgan_data as FD
+
+    torch.set_num_threads(max(1, int(args.threads)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = _Logger(out / "train.log")
+    data = FD.build_crops(args.data, args.landmarks, args.cache, args.region, args.size, args.frames_per_clip, log)
+    sp = FD.split(data, args.val_identities, args.seed)
+    cfg = config_of(args, len(sp["train"]))
+    log(f"split: {len(sp['train'])} train identities ({len(sp['train_clips'])} clips), {len(sp['val'])} val identities ({len(sp['val_clips'])} clips)")
+    tr = FD.PairSampler(data, sp["train"], args.region, cfg["lm_ch"], cfg["cond"] == "warp", args.seed)
+    val = FD.PairSampler(data, sp["val"], args.region, cfg["lm_ch"], True, args.seed + 1).fixed(args.val_pairs, args.seed + 2)
+    device = _device(args.device)
+    torch.manual_seed(args.seed)
+    nets = [n.to(device) for n in build_models(cfg)]
+    from reenactor.train.fdgan_net import make_optimizers
+
+    opts = make_optimizers(*nets, lr=args.lr)
+    ck_path = out / "ckpt.pt"
+    state = {"step": 0, "seconds": 0.0, "commands": [], "devices": [], "history": []}
+    if args.resume and ck_path.is_file():
+        ck = torch.load(ck_path, map_location=device, weights_only=False)
+        if ck["config"] != cfg:
+            raise InputError(f"{ck_path} was trained with {ck['config']}, not {cfg}")
+        for obj, key in zip([*nets, *opts], ("gen", "disc", "cls", "opt_g", "opt_d", "opt_c")):
+            obj.load_state_dict(ck[key])
+        state = ck["state"]
+        tr.rng.bit_generator.state = ck["rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        log(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min trained)")
+    elif (out / "log.jsonl").exists():
+        (out / "log.jsonl").unlink()
+    state["commands"].append(_command_line())
+    state["devices"].append(str(device))
+    loop(args, cfg, sp, nets, opts, tr, val, state, device, log)
+    if args.export:
+        export(args, cfg, sp, data, nets[0], val, state, log)
+    return 0
+
+
+def loop(args, cfg, sp, nets, opts, tr, val, state, device, log) -> None:
+    """The training loop with its checkpoints, validations and progress bar."""
+    import torch
+    from tqdm import tqdm
+
+    out = Path(args.out)
+    minutes = args.minutes if args.minutes is not None or args.steps is not None else DEFAULT_MINUTES
+    t_end = None if minutes is None else time.monotonic() + 60.0 * minutes
+    target = args.steps
+
+    def done() -> bool:
+        return (target is not None and state["step"] >= target) or (t_end is not None and time.monotonic() >= t_end)
+
+    def save() -> None:
+        keys = ("gen", "disc", "cls", "opt_g", "opt_d", "opt_c")
+        blob = {k: o.state_dict() for k, o in zip(keys, [*nets, *opts])}
+        blob |= {"state": state, "config": cfg, "split": sp, "rng": tr.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+        torch.save(blob, out / "ckpt.tmp.pt")
+        (out / "ckpt.tmp.pt").replace(out / "ckpt.pt")
+
+    def validate() -> None:
+        rec = {"step": state["step"], "seconds": round(state["seconds"], 1)}
+        rec |= {f"val_{k}": v for k, v in masked_scores(predict(nets[0], val, device), val["tgt_img"], val["mask"]).items()}
+        if not state["history"]:
+            rec |= baselines(val)
+        state["history"].append(rec)
+        _log(out / "log.jsonl", {"kind": "val"} | rec)
+        log(f"step {rec['step']}: val L1 {rec['val_l1']:.4f}, SSIM {rec['val_ssim']:.4f} ({state['seconds'] / 60:.1f} min)")
+        plot_curve(out / "log.jsonl", out / "curve.png", cfg)
+
+    if not state["history"]:
+        validate()
+    bar = tqdm(total=target, initial=state["step"], desc=f"FD-GAN {cfg['region']}", unit="step", disable=args.no_progress, dynamic_ncols=True)
+    acc: dict[str, float] = {}
+    n_acc, t_acc = 0, 0.0
+    while not done():
+        t0 = time.monotonic()
+        parts = train_step(nets, opts, _tensors(tr.batch(args.batch), device))
+        state["step"] += 1
+        dt = time.monotonic() - t0
+        state["seconds"] += dt
+        n_acc, t_acc = n_acc + 1, t_acc + dt
+        for k, v in parts.items():
+            acc[k] = acc.get(k, 0.0) + v
+        bar.update(1)
+        if state["step"] % args.log_every == 0:
+            rec = {"kind": "train", "step": state["step"], "seconds": round(state["seconds"], 1), "sec_per_step": round(t_acc / n_acc, 4)}
+            _log(out / "log.jsonl", rec | {k: v / n_acc for k, v in acc.items()})
+            bar.set_postfix(rec=f"{acc['g_rec'] / n_acc:.4f}", d=f"{acc['dc_d'] / n_acc:.3f}", s=f"{t_acc / n_acc:.2f}")
+            acc, n_acc, t_acc = {}, 0, 0.0
+        if state["step"] % args.checkpoint_every == 0:
+            validate()
+            save()
+    bar.close()
+    if state["history"][-1]["step"] != state["step"]:
+        validate()
+    save()
+    log(f"stopped at step {state['step']} ({state['seconds'] / 60:.1f} min of training steps)")
+
+
+def plot_curve(log_path: Path, png: Path, cfg: dict) -> None:
+    """Training reconstruction loss and validation L1 / SSIM against steps."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    recs = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    tr = [r for r in recs if r["kind"] == "train"]
+    va = [r for r in recs if r["kind"] == "val"]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
+    if tr:
+        a.plot([r["step"] for r in tr], [r["g_rec"] for r in tr], label="train MSE ([-1,1] pixels)")
+        a.plot([r["step"] for r in tr], [r["dc_d"] / 10 for r in tr], alpha=0.6, label="D loss / 10")
+        a.set_yscale("log")
+        a.legend()
+    a.set_xlabel("step")
+    a.grid(alpha=0.3)
+    where = "inner mouth" if cfg["region"] == "mouth" else "face oval"
+    if va:
+        steps = [r["step"] for r in va]
+        b.plot(steps, [r["val_l1"] for r in va], "o-", label="val L1")
+        b.plot(steps, [1 - r["val_ssim"] for r in va], "s-", label="val 1 - SSIM")
+        for key, style in (("warp", ":"), ("source", "--")):
+            if f"{key}_l1" in va[0]:
+                b.axhline(va[0][f"{key}_l1"], ls=style, color="C0", alpha=0.6, label=f"{key} L1")
+                b.axhline(1 - va[0][f"{key}_ssim"], ls=style, color="C1", alpha=0.6, label=f"{key} 1 - SSIM")
+    b.set_xlabel("step")
+    b.set_title(f"held-out identities, inside the {where}")
+    b.legend(fontsize=7)
+    b.grid(alpha=0.3)
+    fig.suptitle(f"FD-GAN {cfg['variant']} {cfg['region']} {cfg['size']} px, cond {cfg['cond']}")
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------ export
+def export(args, cfg, sp, data, gen, val, state, log) -> Path:
+    """Write ``fdgan_<region>.onnx`` and its card into ``--out``; print the registry line."""
+    import torch
+
+    from reenactor.train.fdgan_net import count_parameters, export_onnx
+    from reenactor.weights import onnx_session, sha256_of
+
+    out = Path(args.out)
+    name = f"fdgan_{cfg['region']}"
+    gen = gen.cpu().eval()
+    path = export_onnx(gen, out / f"{name}.onnx", cfg["size"])
+    sess = onnx_session(path, threads=1)
+    feeds = {i.name: np.ascontiguousarray(val[i.name][:1]) for i in sess.get_inputs()}
+    with torch.no_grad():
+        ref = gen(*(torch.from_numpy(feeds[k]) for k in feeds)).numpy()
+    diff = float(np.abs(sess.run(None, feeds)[0] - ref).max())
+    times = []
+    for _ in range(6):
+        t0 = time.perf_counter()
+        sess.run(None, feeds)
+        times.append(time.perf_counter() - t0)
+    final = state["history"][-1]
+    card = {
+        "name": name,
+        "description": f"FD-GAN translator ({cfg['variant']}) on a {cfg['size']} px {cfg['region']} crop (reenactor train fdgan; crops, landmark image and warp: reenactor.render.landmark_image)",
+        "command": state["commands"][0], "resumed_with": state["commands"][1:], "devices": state["devices"],
+        "seed": args.seed, "steps": state["step"], "train_seconds": round(state["seconds"], 1),
+        "config": cfg, "batch": args.batch, "lr": args.lr, "optimizer": "RMSprop (torch defaults otherwise)",
+        "lambdas": LAMBDAS, "parameters": count_parameters(gen),
+        "onnx_inputs": {i.name: i.shape for i in sess.get_inputs()}, "opset": 17,
+        "onnx_max_abs_diff_vs_torch": diff, "cpu_ms_per_frame_onnxruntime_1_thread": round(1000 * float(np.median(times[1:])), 2),
+        "validation": {"final": final, "baselines": {k: v for k, v in state["history"][0].items() if k.startswith(("source_", "warp_"))},
+                       "curve": state["history"], "pairs": int(len(val["ids"])),
+                       "metric": "L1 (0..1) and SSIM (7x7) of prediction vs true target frame inside the target's " + ("inner-lip contour" if cfg["region"] == "mouth" else "face oval")},
+        "data": {"source": str(args.data), "frames_per_clip": args.frames_per_clip,
+                 "train_identities": sp["train"], "val_identities": sp["val"], "val_identities_forced_by_eval_sets": sp["forced"],
+                 "train_clips": sp["train_clips"], "val_clips": sp["val_clips"]},
+        "sha256": sha256_of(path),
+    }
+    (out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
+    log(f"exported {path} (max |onnx - torch| {diff:.2e}); to ship, copy {name}.onnx and {name}.json to src/reenactor/weights/ and add to _MODELS:")
+    print(f'    ("{name}", "{card["sha256"]}",\n     "{card["description"]}"),')
+    return path

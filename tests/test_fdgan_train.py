@@ -1,0 +1,181 @@
+"""``reenactor train fdgan``: the landmark rasteriser, the source warp, and a tiny training run
+(checkpoint, resume, ONNX export matching torch) on a synthetic dataset written by the test."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from reenactor.face import topology as T
+from reenactor.render import landmark_image as L
+
+SIZE = 32
+
+
+def _face(size: int = SIZE, open_: float = 0.3, shift: float = 0.0) -> np.ndarray:
+    """(478, 2) crop-pixel landmarks: lips on two ellipses at the centre, every other point in a corner."""
+    pts = np.full((T.N_LANDMARKS, 2), 2.0)
+    c = np.array([size / 2 + shift, size / 2])
+    for loop, (rx, ry) in ((T.OUTER_LIP_LOOP, (0.3 * size, 0.15 * size)), (T.INNER_LIP_LOOP, (0.22 * size, open_ * 0.12 * size))):
+        a = np.linspace(np.pi, -np.pi, len(loop), endpoint=False)  # starts at the left corner, upper lip first
+        pts[list(loop)] = c + np.stack([rx * np.cos(a), -ry * np.sin(a)], 1)
+    pts[T.RIGHT_EYE_CORNERS[0]] = (0.2 * size, 0.1 * size)
+    pts[T.LEFT_EYE_CORNERS[0]] = (0.8 * size, 0.1 * size)
+    return pts
+
+
+# --------------------------------------------------------------- rasteriser
+def test_landmark_image_shape_range_and_lines_on_the_points():
+    pts = _face(64)
+    img = L.landmark_image(pts, 64)
+    assert img.shape == (1, 64, 64) and img.dtype == np.float32
+    assert img.min() >= 0.0 and img.max() <= 1.0 and img.max() > 0.9
+    for x, y in pts[list(T.OUTER_LIP_LOOP) + list(T.INNER_LIP_LOOP)]:
+        yi, xi = int(round(y)), int(round(x))
+        assert img[0, yi - 1:yi + 2, xi - 1:xi + 2].max() > 0.6, (x, y)  # the lines pass through the points
+    assert img[0, 32, 32] == 0.0  # centre of the mouth: between the inner lips, no line
+    assert img[0, 40:, 50:].max() == 0.0  # far from every curve
+    three = L.landmark_image(pts, 64, channels=3)
+    assert three.shape == (3, 64, 64)
+    lips = np.zeros((64, 64), bool)
+    lips[8:56, 8:56] = True
+    assert three[2][lips].max() > 0.9 and three[:2][:, lips].max() == 0.0  # lips alone in channel 2
+    np.testing.assert_allclose(three[2][lips], img[0][lips], atol=1e-6)
+    # lines scale with the crop: at twice the side (length x2) lines are twice as thick (1 -> 2 px)
+    assert (L.line_thickness(128), L.line_thickness(256)) == (1, 2)
+    ratio = L.landmark_image(_face(256), 256).sum() / L.landmark_image(_face(128), 128).sum()
+    assert 3.0 < ratio < 6.0
+    with pytest.raises(ValueError):
+        L.landmark_image(pts, 64, channels=2)
+
+
+def test_warp_to_landmarks_identity_and_translation():
+    rng = np.random.default_rng(0)
+    img = (rng.random((SIZE, SIZE, 3)) * 255).astype(np.uint8)
+    img = np.ascontiguousarray(np.repeat(np.repeat(img[::4, ::4], 4, 0), 4, 1))
+    pts = _face() + rng.normal(0, 0.5, (T.N_LANDMARKS, 2))
+    same = L.warp_to_landmarks(img, pts, pts)
+    assert np.abs(same.astype(int) - img).max() <= 1
+    moved = L.warp_to_landmarks(img, pts, pts + [3.0, 0.0])  # every point 3 px right
+    assert np.abs(moved[:, 8:].astype(int) - img[:, 5:-3]).mean() < 2.0
+
+
+def test_crop_affine_levels_eyes_and_centres_the_mouth():
+    lm = np.zeros((T.N_LANDMARKS, 3))
+    lm[:, :2] = _face(100) * 2 + [40, 60]
+    ang = np.deg2rad(20)
+    rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+    lm[:, :2] = lm[:, :2] @ rot.T
+    m = L.crop_affine(lm, "mouth", 128)
+    pts = L.to_crop(lm, m)
+    eyes = pts[[T.RIGHT_EYE_CORNERS[0], T.LEFT_EYE_CORNERS[0]]]
+    assert abs(eyes[0, 1] - eyes[1, 1]) < 1e-3
+    assert np.isclose(eyes[1, 0] - eyes[0, 0], L.MOUTH_IOD * 128, atol=1e-3)
+    np.testing.assert_allclose(pts[list(T.OUTER_LIP_LOOP)].mean(0), [64, 64], atol=1e-3)
+
+
+# ---------------------------------------------------------------- training
+def _synthetic_data(root, n_ids: int = 4, frames: int = 6, max_frames: int = 160):
+    """A landmark-cache index and a crop cache of ``n_ids`` one-clip identities (no video needed)."""
+    from reenactor.train import fdgan_data as FD
+
+    lm_dir, cache = root / "landmarks", root / "cache"
+    lm_dir.mkdir()
+    (cache / f"mouth{SIZE}").mkdir(parents=True)
+    clips = []
+    rng = np.random.default_rng(0)
+    for k in range(n_ids):
+        name = f"synth{k}"
+        clips.append({"name": name, "video": f"videos/{name}.mp4", "identity": f"person{k}", "frames": frames, "found": frames, "file": f"{name}.npz"})
+        colour = rng.uniform(60, 200, 3)
+        crops, points, opening = [], [], []
+        for f in range(frames):
+            op = 0.1 + 0.15 * f
+            pts = _face(SIZE, op, shift=rng.normal(0, 0.5))
+            img = np.empty((SIZE, SIZE, 3), np.uint8)
+            img[:] = colour
+            mouth = L.inner_mouth_mask(pts, SIZE) > 0
+            img[mouth] = (30, 20, 20)
+            crops.append(img)
+            points.append(pts)
+            opening.append(op)
+        np.savez(cache / f"mouth{SIZE}" / f"{name}.npz", version=np.int32(FD.CROPS_VERSION), max_frames=np.int32(max_frames),
+                 crops=np.stack(crops), points=np.stack(points).astype(np.float32), opening=np.asarray(opening, np.float32))
+    (lm_dir / "index.json").write_text(json.dumps({"settings": {}, "clips": clips}))
+    return lm_dir, cache
+
+
+def _args(tmp_path, lm_dir, cache, *extra):
+    import argparse
+
+    from reenactor.train import fdgan
+
+    p = argparse.ArgumentParser()
+    fdgan.add_arguments(p)
+    return p.parse_args(["--data", str(tmp_path / "no_data"), "--landmarks", str(lm_dir), "--cache", str(cache),
+                         "--out", str(tmp_path / "out"), "--size", str(SIZE), "--val-identities", "1", "--val-pairs", "4",
+                         "--checkpoint-every", "2", "--log-every", "1", "--no-progress", *extra])
+
+
+def test_train_resume_and_export(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("reenactor.train.fdgan_net")
+    ort = pytest.importorskip("onnxruntime")
+    from reenactor.train import fdgan
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    out = tmp_path / "out"
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "2", "--seed", "3")) == 0
+    ck = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=False)
+    assert ck["state"]["step"] == 2 and ck["config"]["cond"] == "warp" and ck["config"]["n_ids"] == 3
+    assert ck["split"]["val"] and not set(ck["split"]["val"]) & set(ck["split"]["train"])
+    assert (out / "curve.png").is_file()
+
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "3", "--seed", "3", "--resume", "--export")) == 0
+    ck2 = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=False)
+    assert ck2["state"]["step"] == 3 and len(ck2["state"]["commands"]) == 2
+    assert ck2["opt_g"]["state"]  # optimiser state restored and carried on
+    recs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs if r["kind"] == "train"] == [1, 2, 3]
+    vals = [r for r in recs if r["kind"] == "val"]
+    assert all(np.isfinite(r["val_l1"]) and -1 <= r["val_ssim"] <= 1 for r in vals) and "warp_l1" in vals[0]
+
+    card = json.loads((out / "fdgan_mouth.json").read_text())
+    assert card["seed"] == 3 and card["steps"] == 3 and card["data"]["val_identities"] == ck["split"]["val"]
+    assert card["onnx_max_abs_diff_vs_torch"] < 1e-4
+    from reenactor.weights import sha256_of
+
+    assert card["sha256"] == sha256_of(out / "fdgan_mouth.onnx")
+    # onnxruntime loads it and matches the checkpoint's generator in torch
+    gen = fdgan.build_models(ck2["config"])[0]
+    gen.load_state_dict(ck2["gen"])
+    gen.eval()
+    rng = np.random.default_rng(1)
+    feeds = {"src_img": rng.uniform(-1, 1, (1, 3, SIZE, SIZE)), "src_lm": L.landmark_image(_face(), SIZE)[None],
+             "tgt_lm": L.landmark_image(_face(open_=1.0), SIZE)[None], "cond": rng.uniform(-1, 1, (1, 3, SIZE, SIZE))}
+    feeds = {k: np.asarray(v, np.float32) for k, v in feeds.items()}
+    sess = ort.InferenceSession(str(out / "fdgan_mouth.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, feeds)[0]
+    with torch.no_grad():
+        ref = gen(*(torch.from_numpy(feeds[k]) for k in ("src_img", "src_lm", "tgt_lm", "cond"))).numpy()
+    assert got.shape == (1, 3, SIZE, SIZE) and np.abs(got - ref).max() < 1e-4
+
+
+def test_resume_refuses_another_config(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("reenactor.train.fdgan_net")
+    from reenactor.errors import InputError
+    from reenactor.train import fdgan
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--variant", "fdgan1")) == 0
+    with pytest.raises(InputError):
+        fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "2", "--variant", "adain", "--resume"))
+
+
+def test_fdgan_is_a_train_subcommand():
+    from reenactor.train.cli import TRAINERS
+
+    assert TRAINERS["fdgan"][0] == "reenactor.train.fdgan"
