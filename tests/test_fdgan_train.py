@@ -14,10 +14,14 @@ from reenactor.render import landmark_image as L
 SIZE = 32
 
 
-def _face(size: int = SIZE, open_: float = 0.3, shift: float = 0.0) -> np.ndarray:
-    """(478, 2) crop-pixel landmarks: lips on two ellipses at the centre, every other point in a corner."""
+def _face(size: int = SIZE, open_: float = 0.3, shift: float = 0.0, oval: bool = False) -> np.ndarray:
+    """(478, 2) crop-pixel landmarks: lips on two ellipses at the centre, every other point in a corner
+    (with ``oval``, the face oval on a large ellipse)."""
     pts = np.full((T.N_LANDMARKS, 2), 2.0)
     c = np.array([size / 2 + shift, size / 2])
+    if oval:
+        a = np.linspace(0, 2 * np.pi, len(T.face_oval()), endpoint=False)
+        pts[list(T.face_oval())] = c + 0.45 * size * np.stack([np.cos(a), np.sin(a)], 1)
     for loop, (rx, ry) in ((T.OUTER_LIP_LOOP, (0.3 * size, 0.15 * size)), (T.INNER_LIP_LOOP, (0.22 * size, open_ * 0.12 * size))):
         a = np.linspace(np.pi, -np.pi, len(loop), endpoint=False)  # starts at the left corner, upper lip first
         pts[list(loop)] = c + np.stack([rx * np.cos(a), -ry * np.sin(a)], 1)
@@ -77,13 +81,13 @@ def test_crop_affine_levels_eyes_and_centres_the_mouth():
 
 
 # ---------------------------------------------------------------- training
-def _synthetic_data(root, n_ids: int = 4, frames: int = 6, max_frames: int = 160):
+def _synthetic_data(root, n_ids: int = 4, frames: int = 6, max_frames: int = 160, region: str = "mouth"):
     """A landmark-cache index and a crop cache of ``n_ids`` one-clip identities (no video needed)."""
     from reenactor.train import fdgan_data as FD
 
     lm_dir, cache = root / "landmarks", root / "cache"
     lm_dir.mkdir()
-    (cache / f"mouth{SIZE}").mkdir(parents=True)
+    (cache / f"{region}{SIZE}").mkdir(parents=True)
     clips = []
     rng = np.random.default_rng(0)
     for k in range(n_ids):
@@ -93,7 +97,7 @@ def _synthetic_data(root, n_ids: int = 4, frames: int = 6, max_frames: int = 160
         crops, points, opening = [], [], []
         for f in range(frames):
             op = 0.1 + 0.15 * f
-            pts = _face(SIZE, op, shift=rng.normal(0, 0.5))
+            pts = _face(SIZE, op, shift=rng.normal(0, 0.5), oval=region == "face")
             img = np.empty((SIZE, SIZE, 3), np.uint8)
             img[:] = colour
             mouth = L.inner_mouth_mask(pts, SIZE) > 0
@@ -101,7 +105,7 @@ def _synthetic_data(root, n_ids: int = 4, frames: int = 6, max_frames: int = 160
             crops.append(img)
             points.append(pts)
             opening.append(op)
-        np.savez(cache / f"mouth{SIZE}" / f"{name}.npz", version=np.int32(FD.CROPS_VERSION), max_frames=np.int32(max_frames),
+        np.savez(cache / f"{region}{SIZE}" / f"{name}.npz", version=np.int32(FD.CROPS_VERSION), max_frames=np.int32(max_frames),
                  crops=np.stack(crops), points=np.stack(points).astype(np.float32), opening=np.asarray(opening, np.float32))
     (lm_dir / "index.json").write_text(json.dumps({"settings": {}, "clips": clips}))
     return lm_dir, cache
@@ -173,6 +177,19 @@ def test_resume_refuses_another_config(tmp_path):
     assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--variant", "fdgan1")) == 0
     with pytest.raises(InputError):
         fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "2", "--variant", "adain", "--resume"))
+
+
+def test_face_region_trains_without_condition(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("reenactor.train.fdgan_net")
+    from reenactor.train import fdgan
+
+    lm_dir, cache = _synthetic_data(tmp_path, region="face")
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--region", "face", "--lm-channels", "3")) == 0
+    ck = torch.load(tmp_path / "out" / "ckpt.pt", map_location="cpu", weights_only=False)
+    assert ck["config"]["cond"] == "none" and ck["config"]["cond_ch"] == 0 and ck["config"]["lm_ch"] == 3
+    val = ck["state"]["history"][-1]
+    assert np.isfinite(val["val_l1"]) and np.isfinite(val["val_ssim"])
 
 
 def test_fdgan_is_a_train_subcommand():

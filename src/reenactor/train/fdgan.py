@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from reenactor.errors import InputError
+from reenactor.train.ldnet import _log
 from reenactor.train.mouth import _command_line, _Logger
 
 DEFAULT_MINUTES = 180.0
@@ -162,11 +163,6 @@ def baselines(val: dict) -> dict:
 
 
 # -------------------------------------------------------------------- run
-def _log(path: Path, rec: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(rec) + "\n")
-
-
 def _device(name: str):
     import torch
 
@@ -205,11 +201,13 @@ def run(args: argparse.Namespace) -> int:
         ck = torch.load(ck_path, map_location=device, weights_only=False)
         if ck["config"] != cfg:
             raise InputError(f"{ck_path} was trained with {ck['config']}, not {cfg}")
+        if ck["split"]["train"] != sp["train"]:
+            raise InputError(f"{ck_path} was trained on other identities (data or --seed changed)")
         for obj, key in zip([*nets, *opts], ("gen", "disc", "cls", "opt_g", "opt_d", "opt_c")):
             obj.load_state_dict(ck[key])
         state = ck["state"]
         tr.rng.bit_generator.state = ck["rng"]
-        torch.set_rng_state(ck["torch_rng"])
+        torch.set_rng_state(ck["torch_rng"].cpu())
         log(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min trained)")
     elif (out / "log.jsonl").exists():
         (out / "log.jsonl").unlink()
