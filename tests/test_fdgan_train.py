@@ -135,7 +135,7 @@ def test_train_resume_and_export(tmp_path):
     ck = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=False)
     assert ck["state"]["step"] == 2 and ck["config"]["cond"] == "warp" and ck["config"]["n_ids"] == 3
     assert ck["split"]["val"] and not set(ck["split"]["val"]) & set(ck["split"]["train"])
-    assert (out / "curve.png").is_file()
+    assert (out / "curve.png").is_file() and (out / "samples.png").is_file()
 
     assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "3", "--seed", "3", "--resume", "--export")) == 0
     ck2 = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=False)

@@ -21,7 +21,8 @@ the end; ``--resume`` continues from it with the optimiser states, the step
 count and the RNG states), ``log.jsonl`` (running train losses and, at each
 checkpoint, validation L1 and SSIM of the prediction against the true target
 frame inside the target's inner-lip contour, or its face oval for ``face``),
-``curve.png``, ``train.log``; with ``--export``, ``fdgan_<region>.onnx`` and
+``curve.png``, ``samples.png`` (source | warped source | prediction | target
+of the first validation pairs), ``train.log``; with ``--export``, ``fdgan_<region>.onnx`` and
 its card ``fdgan_<region>.json`` (command, data lists, seed, figures) and the
 registry line to add to ``reenactor/weights/__init__.py``.
 """
@@ -116,6 +117,11 @@ def train_step(nets, opts, b: dict) -> dict[str, float]:
 
 
 # --------------------------------------------------------------- validation
+def u8(x: np.ndarray) -> np.ndarray:
+    """(3, S, S) float in [-1, 1] -> (S, S, 3) uint8 RGB."""
+    return np.clip(np.round((x.transpose(1, 2, 0) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
 def masked_scores(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """Mean L1 (0..1 scale) and SSIM (7x7 window) inside ``mask`` over a batch.
 
@@ -123,9 +129,6 @@ def masked_scores(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dic
         pred, target: (N, 3, S, S) float32 in [-1, 1]; mask: (N, S, S) 0/1.
     """
     from skimage.metrics import structural_similarity
-
-    def u8(x: np.ndarray) -> np.ndarray:
-        return np.clip(np.round((x.transpose(1, 2, 0) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
     l1s, ssims, weights = [], [], []
     for p, t, m in zip(pred, target, mask):
@@ -154,6 +157,14 @@ def predict(gen, val: dict, device, chunk: int = 8) -> np.ndarray:
             outs.append(gen(b["src_img"], b["src_lm"], b["tgt_lm"], b["cond"] if gen.cond_ch else None).cpu().numpy())
     gen.train()
     return np.concatenate(outs)
+
+
+def save_samples(val: dict, pred: np.ndarray, path: Path, rows: int = 6) -> None:
+    """A PNG of the first validation pairs, one per row: source | warped source | prediction | target."""
+    import cv2
+
+    grid = [np.hstack([u8(val["src_img"][r]), u8(val["cond"][r]), u8(pred[r]), u8(val["tgt_img"][r])]) for r in range(min(rows, len(pred)))]
+    cv2.imwrite(str(path), cv2.cvtColor(np.vstack(grid), cv2.COLOR_RGB2BGR))
 
 
 def baselines(val: dict) -> dict:
@@ -241,7 +252,9 @@ def loop(args, cfg, sp, nets, opts, tr, val, state, device, log) -> None:
 
     def validate() -> None:
         rec = {"step": state["step"], "seconds": round(state["seconds"], 1)}
-        rec |= {f"val_{k}": v for k, v in masked_scores(predict(nets[0], val, device), val["tgt_img"], val["mask"]).items()}
+        pred = predict(nets[0], val, device)
+        rec |= {f"val_{k}": v for k, v in masked_scores(pred, val["tgt_img"], val["mask"]).items()}
+        save_samples(val, pred, out / "samples.png")
         if not state["history"]:
             rec |= baselines(val)
         state["history"].append(rec)
