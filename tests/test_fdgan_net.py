@@ -246,7 +246,7 @@ def test_onnx_export_matches_torch(tmp_path, variant, cond_ch):
     with torch.no_grad():
         want = gen(img, lm, tgt, cond).numpy()
     assert got.shape == (1, 3, 64, 64)
-    assert np.abs(got - want).max() < 1e-4  # measured ~1e-6 (float32 reordering)
+    assert np.abs(got - want).max() < 1e-4  # measured 1e-7 (fdgan) to 3e-6 (adain) untrained; float32 reordering
     # the split graphs (extractor once per portrait, translator per frame) agree too
     ex_path, tr_path = FN.export_onnx_parts(gen, tmp_path / "parts", size=64)
     dicts = ort.InferenceSession(str(ex_path)).run(None, {"src_img": feeds["src_img"], "src_lm": feeds["src_lm"]})
