@@ -107,3 +107,24 @@ def test_serve_without_gradio_says_how_to_install(monkeypatch, capsys, tmp_path)
     monkeypatch.delitem(sys.modules, "reenactor.webapp.app", raising=False)
     assert cli.main(["serve", "--port", "1"]) == 3
     assert "pip install 'reenactor[ui]'" in capsys.readouterr().err
+
+
+def test_driving_controls_reach_the_preview_and_the_config(handlers, driver):
+    from reenactor.webapp.handlers import drive_overrides
+
+    assert drive_overrides({"gain_mouth": 1.5, "offset_yaw": 10.0, "pose": "portrait"}) == {
+        "pose": "portrait", "pose_scale": 1.0, "gain": {"mouth": 1.5}, "pose_offset": {"yaw": 10.0}}
+    r = handlers.renderer(1.0, 1.0, {"gain_eyes": 0.5, "pose_scale": 0.5})
+    assert r.config.retarget.gain == {"eyes": 0.5} and r.config.retarget.pose_scale == 0.5
+    base = handlers.preview(None, None, "talk", 1.0, 1.0, 0.5)
+    turned = handlers.preview(None, None, "talk", 1.0, 1.0, 0.5, controls={"offset_yaw": 20.0})
+    assert np.abs(base.astype(int) - turned).mean() > 0.5  # built-in motions take the controls too
+    kept = handlers.preview(None, driver, UPLOADED, 1.0, 1.0, 0.5, controls={"pose": "portrait"})
+    moved = handlers.preview(None, driver, UPLOADED, 1.0, 1.0, 0.5, controls={"pose": "driver"})
+    assert np.abs(kept.astype(int) - moved).mean() > 0.1
+    with pytest.raises(InputError, match="unknown driving control"):
+        handlers.preview(None, None, "talk", 1.0, 1.0, 0.5, controls={"wink": 1.0})
+    from reenactor.errors import ReenactorError
+
+    with pytest.raises(ReenactorError, match="gain"):
+        handlers.renderer(1.0, 1.0, {"gain_mouth": 9.0})

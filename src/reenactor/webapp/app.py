@@ -9,7 +9,7 @@ import logging
 import gradio as gr
 
 from reenactor.errors import ReenactorError
-from reenactor.webapp.handlers import EDIT_SLIDERS, MAX_VIDEO_BYTES, UPLOADED
+from reenactor.webapp.handlers import DRIVE_SLIDERS, EDIT_SLIDERS, MAX_VIDEO_BYTES, POSE_CHOICES, UPLOADED
 
 log = logging.getLogger(__name__)
 VIDEO_TYPES = [".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"]
@@ -47,27 +47,42 @@ def _animate_tab(handlers) -> dict:
         expression = gr.Slider(0.0, 2.0, 1.0, step=0.05, label="expression gain", elem_id="expression-gain")
         translation = gr.Slider(0.0, 2.0, 1.0, step=0.05, label="head movement gain", elem_id="translation-gain")
         position = gr.Slider(0.0, 1.0, 0.5, step=0.01, label="preview position", elem_id="preview-position")
+    with gr.Accordion("Driving controls (as reenactor animate's --gain, --pose, --pose-scale, --pose-offset)", open=False):
+        pose = gr.Radio(list(POSE_CHOICES), value="auto", label="head pose (auto: the portrait's own for a still driver)",
+                        elem_id="drive-pose")
+        drive = []
+        for group in ([k for k in DRIVE_SLIDERS if k.startswith("gain_")], [k for k in DRIVE_SLIDERS if not k.startswith("gain_")]):
+            with gr.Row():
+                drive += [gr.Slider(*DRIVE_SLIDERS[name][:3], step=0.05, label=DRIVE_SLIDERS[name][3],
+                                    elem_id=f"drive-{name.replace('_', '-')}") for name in group]
     with gr.Row():
         preview = gr.Image(label="Preview (one frame)", interactive=False, format="jpeg", elem_id="preview")
         result = gr.Video(label="Result", interactive=False, autoplay=True, elem_id="result")
     button = gr.Button("Render", variant="primary", elem_id="render")
     status = gr.Markdown(elem_id="animate-status")
 
+    def controls(pose_mode, values) -> dict:
+        return {"pose": pose_mode, **dict(zip(DRIVE_SLIDERS, values))}
+
     @shown
-    def render(portrait_path, driver_path, motion_name, e, t, progress=gr.Progress(track_tqdm=True)):
+    def render(portrait_path, driver_path, motion_name, e, t, pose_mode, *values, progress=gr.Progress(track_tqdm=True)):
         progress(0, desc="preparing the portrait")
-        path, stats = handlers.render(portrait_path, driver_path, motion_name, e, t)
+        path, stats = handlers.render(portrait_path, driver_path, motion_name, e, t, controls=controls(pose_mode, values))
         lost = f", {stats['faces_lost']} without a face" if stats.get("faces_lost") else ""
         return str(path), f"{stats['frames']} frames in {stats['seconds']} s ({stats['fps_end_to_end']} fps){lost}"
 
+    @shown
+    def show(portrait_path, driver_path, motion_name, e, t, where, pose_mode, *values):
+        return handlers.preview(portrait_path, driver_path, motion_name, e, t, where, controls=controls(pose_mode, values))
+
     inputs = [portrait, driver, motion, expression, translation]
-    update = dict(fn=shown(handlers.preview), inputs=[*inputs, position], outputs=preview)
-    for slider in (expression, translation, position):
+    update = dict(fn=show, inputs=[*inputs, position, pose, *drive], outputs=preview)
+    for slider in (expression, translation, position, *drive):
         slider.release(**update)
-    portrait.change(**update)
-    motion.change(**update)
+    for component in (portrait, motion, pose):
+        component.change(**update)
     driver.upload(lambda path: UPLOADED, driver, motion)
-    button.click(render, inputs, [result, status], concurrency_limit=1)
+    button.click(render, [*inputs, pose, *drive], [result, status], concurrency_limit=1)
     return update
 
 

@@ -47,6 +47,43 @@ EDIT_SLIDERS = {
 }
 
 
+#: Driving controls of the Animate tab (``reenactor animate``'s --gain, --pose-scale and
+#: --pose-offset): name -> (minimum, maximum, default, label). "gain_*" are
+#: per-channel expression gains, "offset_*" head-turn offsets in degrees.
+DRIVE_SLIDERS = {
+    "gain_mouth": (0.0, 2.0, 1.0, "mouth gain"),
+    "gain_eyes": (0.0, 2.0, 1.0, "eyes gain"),
+    "gain_brows": (0.0, 2.0, 1.0, "brows gain"),
+    "gain_gaze": (0.0, 2.0, 1.0, "gaze gain"),
+    "pose_scale": (0.0, 2.0, 1.0, "head motion scale"),
+    "offset_yaw": (-30.0, 30.0, 0.0, "turn offset (degrees)"),
+    "offset_pitch": (-25.0, 25.0, 0.0, "nod offset (degrees)"),
+    "offset_roll": (-30.0, 30.0, 0.0, "tilt offset (degrees)"),
+}
+#: Head pose modes (``--pose``): follow the driver, keep the portrait's, or auto.
+POSE_CHOICES = ("auto", "driver", "portrait")
+
+
+def drive_overrides(controls: dict | None) -> dict:
+    """:class:`~reenactor.config.RetargetConfig` fields for the driving controls
+    (``{name of DRIVE_SLIDERS or "pose": value}``; missing ones keep their defaults).
+
+    Raises:
+        InputError: an unknown control or pose mode.
+    """
+    controls = dict(controls or {})
+    unknown = sorted(set(controls) - set(DRIVE_SLIDERS) - {"pose"})
+    if unknown:
+        raise InputError(f"unknown driving control(s) {', '.join(unknown)}")
+    pose = controls.pop("pose", "auto")
+    if pose not in POSE_CHOICES:
+        raise InputError(f"unknown head pose mode {pose!r}: choose one of {', '.join(POSE_CHOICES)}")
+    values = {k: round(float(controls.get(k, spec[2])), 3) for k, spec in DRIVE_SLIDERS.items()}
+    return {"pose": pose, "pose_scale": values["pose_scale"],
+            "gain": {k[5:]: v for k, v in values.items() if k.startswith("gain_") and v != 1.0},
+            "pose_offset": {k[7:]: v for k, v in values.items() if k.startswith("offset_") and v != 0.0}}
+
+
 def check_upload(path: str | os.PathLike, limit: int, what: str) -> Path:
     """The uploaded file's path, after checking it exists and is at most ``limit`` bytes."""
     p = Path(path)
@@ -90,16 +127,20 @@ class Handlers:
         self._renderers: dict[tuple[float, float], object] = {}
 
     # ---------------------------------------------------------------- inputs
-    def renderer(self, expression_gain: float = 1.0, translation_gain: float = 1.0):
-        """A :class:`reenactor.api.Reenactor` with these retarget gains (made once per pair)."""
+    def renderer(self, expression_gain: float = 1.0, translation_gain: float = 1.0, controls: dict | None = None):
+        """A :class:`reenactor.api.Reenactor` with these retarget gains and driving controls
+        (:func:`drive_overrides`; made once per combination, the last 16 kept)."""
         from reenactor.api import Reenactor
 
-        key = (round(float(expression_gain), 3), round(float(translation_gain), 3))
+        fields = drive_overrides(controls)
+        key = (round(float(expression_gain), 3), round(float(translation_gain), 3), repr(sorted(fields.items())))
         with self._lock:
             r = self._renderers.get(key)
             if r is None:
-                retarget = replace(self.config.retarget, expression_gain=key[0], translation_gain=key[1])
+                retarget = replace(self.config.retarget, expression_gain=key[0], translation_gain=key[1], **fields)
                 r = self._renderers[key] = Reenactor(replace(self.config, retarget=retarget))
+                while len(self._renderers) > 16:
+                    self._renderers.pop(next(iter(self._renderers)))
             return r
 
     def portrait(self, path: str | None):
@@ -127,25 +168,27 @@ class Handlers:
 
     # --------------------------------------------------------------- animate
     def preview(self, portrait_path, driver_path, motion: str, expression_gain: float, translation_gain: float,
-                position: float) -> np.ndarray:
-        """One frame of the animation at ``position`` (0..1 of its length), with these gains
-        (see :meth:`_preview`)."""
+                position: float, controls: dict | None = None) -> np.ndarray:
+        """One frame of the animation at ``position`` (0..1 of its length), with these gains and
+        driving controls (see :meth:`_preview`)."""
         with self._frame_lock:
-            return self._preview(portrait_path, driver_path, motion, expression_gain, translation_gain, position)
+            r = self.renderer(expression_gain, translation_gain, controls)
+            return self._preview(portrait_path, driver_path, motion, r, position)
 
-    def _preview(self, portrait_path, driver_path, motion, expression_gain, translation_gain, position) -> np.ndarray:
-        """The preview frame. A driver video's frame is retargeted against the driver's first frame
-        (the render picks its reference frame and smooths, so it may differ a little).
+    def _preview(self, portrait_path, driver_path, motion, r, position) -> np.ndarray:
+        """The preview frame, rendered by ``r``. A built-in motion goes through the driving
+        controls as a render does; a driver video's frame is retargeted against the driver's
+        first frame (the render picks its reference frame and smooths, so it may differ a little).
         """
+        from reenactor.motion.controls import control_params
         from reenactor.motion.templates import ExpressionBasis, template
 
         portrait = self.portrait(portrait_path)
-        r = self.renderer(expression_gain, translation_gain)
         bound = r.bind(portrait)
         if motion != UPLOADED:
             params = template(_motion_name(motion))
-            target = ExpressionBasis(bound.rig).landmarks(params[round(position * (len(params) - 1))])
-            return r.render(bound, target)
+            frame = control_params(r.config.retarget)(params[round(position * (len(params) - 1))])
+            return r.render(bound, ExpressionBasis(bound.rig).landmarks(frame))
         first, frame = _driver_frames(self._driver(driver_path), position, self.max_frames)
         detect = r._still_detector()
         ref, lm = (detect.detect_all(first) or [None])[0], (detect.detect_all(frame) or [None])[0]
@@ -157,7 +200,7 @@ class Handlers:
         return r.render(bound, target)
 
     def render(self, portrait_path, driver_path, motion: str, expression_gain: float, translation_gain: float,
-               max_frames: int | None = None) -> tuple[Path, dict]:
+               max_frames: int | None = None, controls: dict | None = None) -> tuple[Path, dict]:
         """Render the video into the output folder; returns its path and the run statistics.
 
         The pipeline's progress bar (tqdm) is what the page's progress bar follows.
@@ -167,7 +210,7 @@ class Handlers:
         from reenactor.api import Reenactor
 
         portrait = self.portrait(portrait_path)
-        r = Reenactor(self.renderer(expression_gain, translation_gain).config)  # its own: videos render beside previews
+        r = Reenactor(self.renderer(expression_gain, translation_gain, controls).config)  # its own: videos render beside previews
         frames = min(max_frames or self.max_frames, self.max_frames)
         self._prune()
         output = self.folder / f"result-{uuid.uuid4().hex[:12]}.mp4"
