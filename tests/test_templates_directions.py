@@ -107,3 +107,16 @@ def test_another_map_gives_other_landmarks(prepared, basis):
     # Still solved against the portrait's response: the asked opening is kept.
     assert _change(prepared, b)["mouth_open"] == pytest.approx(_change(prepared, a)["mouth_open"], rel=0.03)
     assert np.array_equal(basis.landmarks(MotionParams(yaw=5.0)), other.landmarks(MotionParams(yaw=5.0)))
+
+
+@pytest.mark.parametrize("asked", [MotionParams(brow=0.8), MotionParams(brow=-0.8), MotionParams(mouth_open=0.6),
+                                   MotionParams(smile=0.6), MotionParams(gaze_x=0.8), MotionParams(blink=0.5)])
+def test_a_still_driver_reads_back_the_controls_that_drew_it(prepared, basis, asked):
+    """A still driver is measured in the same units as the controls draw (UNITS): the portrait
+    drawn with some controls, taken as a still driver, gives those controls back (measured on the
+    astronaut within 0.01; before the units were shared, brow 0.8 read 0.45 and -0.8 read -0.32)."""
+    from reenactor.motion.templates import params_from_still
+
+    got = params_from_still(basis.landmarks(asked), prepared.crop_landmarks)
+    for name in ("brow", "mouth_open", "smile", "gaze_x", "blink"):
+        assert getattr(got, name) == pytest.approx(getattr(asked, name), abs=0.05), name

@@ -308,9 +308,10 @@ def params_from_still(driver: np.ndarray, portrait: np.ndarray) -> MotionParams:
     prop = rig.proportions
     iod = float(np.linalg.norm(rig.head[263, :2] - rig.head[33, :2]))
     blink = 1.0 - ed["eye_open"] / max(ep["eye_open"], 1e-6)
-    mouth = (ed["mouth_open"] / ed["mouth_width"] - ep["mouth_open"] / ep["mouth_width"]) / 0.42
-    smile = (ed["mouth_width"] / ep["mouth_width"] - 1.0) / 0.26
-    brow = (ed["brow"] - ep["brow"]) * iod / (0.07 * prop.face_length)
+    mouth = (ed["mouth_open"] / ed["mouth_width"] - ep["mouth_open"] / ep["mouth_width"]) / UNITS["mouth_gap"]
+    smile = (ed["mouth_width"] / ep["mouth_width"] - 1.0) / UNITS["smile_width"]
+    lift = (ed["brow"] - ep["brow"]) * iod / prop.face_length  # face lengths, + = raised
+    brow = lift / (UNITS["brow_raise"] if lift >= 0 else UNITS["brow_lower"])
     gxd, gyd = _gaze(driver)
     gxp, gyp = _gaze(portrait)
     return MotionParams(
@@ -321,6 +322,6 @@ def params_from_still(driver: np.ndarray, portrait: np.ndarray) -> MotionParams:
         mouth_open=float(np.clip(mouth, 0.0, 1.3)),
         smile=float(np.clip(smile, 0.0, 1.2)),
         brow=float(np.clip(brow, -1.0, 1.0)),
-        gaze_x=float(np.clip((gxd - gxp) / 0.2, -1.2, 1.2)),
-        gaze_y=float(np.clip((gyd - gyp) / 0.25, -1.0, 1.0)),
+        gaze_x=float(np.clip((gxd - gxp) / UNITS["gaze_x"], -1.2, 1.2)),
+        gaze_y=float(np.clip((gyd - gyp) / UNITS["gaze_y"], -1.0, 1.0)),
     )
