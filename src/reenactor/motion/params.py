@@ -191,6 +191,35 @@ def load_directions(path=None) -> Directions:
     return d
 
 
+def solve_field(rig, directions: Directions, want: np.ndarray, steps: int = 3) -> np.ndarray:
+    """(478, 3) head-axes pixel displacement from A whose measured change is ``want``, stable points kept still.
+
+    A's directions keep the anatomical head frame still but move a few of the
+    points the pipeline takes the head's rigid motion from (a blink the eye
+    corners, a jaw drop the jaw line by the ears): left in, the hair and
+    background would follow each blink by a few pixels and a jaw drop would
+    read as a 3.5 deg nod. Those points stay where they are (as with the
+    hand-built shapes), and the request is corrected (``steps`` fixed-point
+    steps, measured with :func:`~reenactor.motion.params.measure` as a
+    caller would) so the drawn change is still ``want``.
+
+    Args:
+        rig: the portrait's :class:`~reenactor.motion.retarget.PortraitRig`.
+        directions: the map A.
+        want: (10,) change of EXPRESSION_CHANNELS, IOD units.
+    """
+    head, iod = normalised_head(rig.landmarks)
+    base = measure_expression(head)
+    stable = list(T.STABLE_POINTS)
+    ask = np.array(want, dtype=np.float64)
+    for _ in range(steps):
+        field = directions.solve(head, ask) * iod
+        field[stable] = 0.0
+        got = measure_expression(normalised_head(rig.landmarks + field @ rig.axes.T)[0]) - base
+        ask = ask + (want - got)
+    return field
+
+
 def edit_landmarks(rig, directions: Directions, change: dict[str, float]) -> np.ndarray:
     """Target landmarks for a portrait with some channels changed.
 
@@ -211,9 +240,8 @@ def edit_landmarks(rig, directions: Directions, change: dict[str, float]) -> np.
     unknown = sorted(set(change) - set(CHANNELS))
     if unknown:
         raise InputError(f"unknown channel(s) {', '.join(unknown)} (known: {', '.join(CHANNELS)})")
-    head, iod = normalised_head(rig.landmarks)
     request = np.array([float(change.get(k, 0.0)) for k in EXPRESSION_CHANNELS])
-    delta = (directions.solve(head, request) * iod) @ rig.axes.T
+    delta = solve_field(rig, directions, request) @ rig.axes.T if np.any(request) else np.zeros_like(rig.landmarks)
     rot = rotation_from_euler(*(float(change.get(k, 0.0)) for k in POSE_CHANNELS))
     shift = np.array([change.get("x", 0.0), change.get("y", 0.0), 0.0], dtype=np.float64)
     return rig.pose(delta, rot, float(change.get("size", 1.0)), shift)

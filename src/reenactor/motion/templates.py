@@ -20,7 +20,7 @@ import numpy as np
 
 from reenactor.face import topology as T
 from reenactor.face.pose import head_axes, rotation_from_euler
-from reenactor.motion.params import EXPRESSION_CHANNELS, Directions, load_directions, measure_expression, normalised_head
+from reenactor.motion.params import EXPRESSION_CHANNELS, Directions, load_directions, measure_expression, normalised_head, solve_field
 from reenactor.motion.retarget import FaceProportions, PortraitRig
 
 DEFAULT_FPS = 25.0
@@ -95,35 +95,6 @@ def control_requests(head: np.ndarray, proportions: FaceProportions, iod: float)
         "gaze_x": ask(gaze_x=u["gaze_x"] * eye_width),
         "gaze_y": ask(gaze_y=u["gaze_y"] * lid_gap),
     }
-
-
-def solve_field(rig: PortraitRig, directions: Directions, want: np.ndarray, steps: int = 3) -> np.ndarray:
-    """(478, 3) head-axes pixel displacement from A whose measured change is ``want``, stable points kept still.
-
-    A's directions keep the anatomical head frame still but move a few of the
-    points the pipeline takes the head's rigid motion from (a blink the eye
-    corners, a jaw drop the jaw line by the ears): left in, the hair and
-    background would follow each blink by a few pixels and a jaw drop would
-    read as a 3.5 deg nod. Those points stay where they are (as with the
-    hand-built shapes), and the request is corrected (``steps`` fixed-point
-    steps, measured with :func:`~reenactor.motion.params.measure` as a
-    caller would) so the drawn change is still ``want``.
-
-    Args:
-        rig: the portrait's rig.
-        directions: the map A.
-        want: (10,) change of EXPRESSION_CHANNELS, IOD units.
-    """
-    head, iod = normalised_head(rig.landmarks)
-    base = measure_expression(head)
-    stable = list(T.STABLE_POINTS)
-    ask = np.array(want, dtype=np.float64)
-    for _ in range(steps):
-        field = directions.solve(head, ask) * iod
-        field[stable] = 0.0
-        got = measure_expression(normalised_head(rig.landmarks + field @ rig.axes.T)[0]) - base
-        ask = ask + (want - got)
-    return field
 
 
 def _close_each_lid_pair(head: np.ndarray, blink: np.ndarray) -> np.ndarray:

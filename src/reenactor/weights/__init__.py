@@ -49,7 +49,7 @@ _MODELS = (
      "LD-Net E_I + E_P + G (reenactor train ldnet; see reenactor.motion.ldnet, docs/ldnet.md)"),
     ("directions.npz", "364de823ad961b10fc9855d8c915291cf21438f79317f8bff7a5ad042e0e6f51",
      "map A of the edit channels (numpy; reenactor train directions; see reenactor.motion.params)"),
-    ("edit_response.json", "628b037401e817dd35e3a6ba8ebc2733ffd6802851aecccd8f779142b3347051",
+    ("edit_response.json", "bc0a0eb73e5bd0bb7e6f79c45a2cda3d6055361b6f49ecc1c756d0477af38d44",
      "per-channel picture response of edits and the factors reenactor edit applies (scripts/make_controls_doc.py --calibrate)"),
     # Face models converted from mediapipe 0.10.21's TFLite files by
     # scripts/convert_face_models.py (Apache-2.0; LICENSE-mediapipe.txt, NOTICE-mediapipe.txt).
