@@ -191,6 +191,25 @@ def load_directions(path=None) -> Directions:
     return d
 
 
+#: Channels that move the lower face; without them an edit leaves the nose, mouth and jaw still.
+MOUTH_CHANNELS = ("mouth_open", "smile", "pucker", "corners")
+
+
+def _upper_face_weight(head: np.ndarray) -> np.ndarray:
+    """(478,) 1 down to just below the lower lids, fading (smoothstep) to 0 at the nose tip.
+
+    A's eye, brow and gaze directions carry a little of what co-occurred in the
+    fitting clips (the nose tip rises 0.7 px with a blink at 60 px between the
+    eyes, which an independent head-pose reader takes for a 1.7 deg nod);
+    blinks and brows do not move the nose and below.
+    """
+    from reenactor.numeric import smoothstep
+
+    lids = [lo for _, lo in T.RIGHT_LID_PAIRS + T.LEFT_LID_PAIRS]
+    top = float(head[lids, 1].max()) + 0.1
+    return 1.0 - np.asarray(smoothstep(head[:, 1], top, max(float(head[T.NOSE_TIP, 1]), top + 0.05)), dtype=np.float64)
+
+
 def solve_field(rig, directions: Directions, want: np.ndarray, steps: int = 3) -> np.ndarray:
     """(478, 3) head-axes pixel displacement from A whose measured change is ``want``, stable points kept still.
 
@@ -212,9 +231,12 @@ def solve_field(rig, directions: Directions, want: np.ndarray, steps: int = 3) -
     base = measure_expression(head)
     stable = list(T.STABLE_POINTS)
     ask = np.array(want, dtype=np.float64)
+    keep = _upper_face_weight(head) if not np.any(ask[[EXPRESSION_CHANNELS.index(c) for c in MOUTH_CHANNELS]]) else None
     for _ in range(steps):
         field = directions.solve(head, ask) * iod
         field[stable] = 0.0
+        if keep is not None:
+            field *= keep[:, None]
         got = measure_expression(normalised_head(rig.landmarks + field @ rig.axes.T)[0]) - base
         ask = ask + (want - got)
     return field
