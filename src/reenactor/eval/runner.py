@@ -14,16 +14,13 @@ before); the
 process-wide ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at the end of the
 run is reported too. RSS counts everything the process holds (models, decoded
 clips), so only the rise is specific to a method.
+
+The memory figures are taken by :mod:`reenactor.eval.memory`.
 """
 
 from __future__ import annotations
 
-import ctypes
-import gc
-import os
 import random
-import resource
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +38,7 @@ from reenactor.eval.dlibface import DlibFace, FaceMeasurement
 from reenactor.eval.methods import REF0
 from reenactor.eval.imageops import check_rgb, crop_square, fit_box, letterbox, square_box_around
 from reenactor.eval.media import read_image, read_video
+from reenactor.eval.memory import PeakRSS, max_rss_mb, release_free_memory  # noqa: F401
 from reenactor.eval.methods import Method
 from reenactor.eval.sets import EvalItem
 
@@ -100,76 +98,6 @@ class ItemResult:
     regions: np.ndarray | None = None
     regions_frames: dict = field(default_factory=dict)
     regions_notes: dict = field(default_factory=dict)
-
-
-def _rss_bytes() -> int | None:
-    try:
-        with open("/proc/self/statm", encoding="ascii") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class PeakRSS:
-    """Context manager sampling the process RSS every ``interval`` seconds.
-
-    Attributes after exit: ``start_mb``, ``peak_mb`` (MiB; None where
-    ``/proc/self/statm`` is unavailable).
-    """
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.interval = interval
-        self.start_mb: float | None = None
-        self.peak_mb: float | None = None
-        self._peak = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _sample(self) -> None:
-        v = _rss_bytes()
-        if v is not None and v > self._peak:
-            self._peak = v
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def __enter__(self) -> "PeakRSS":
-        v = _rss_bytes()
-        if v is None:
-            return self
-        self._peak = v
-        self.start_mb = v / 2**20
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._thread is None:
-            return
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-        self.peak_mb = self._peak / 2**20
-
-
-def release_free_memory() -> None:
-    """Collect garbage and hand freed heap pages back to the OS (glibc ``malloc_trim``).
-
-    Called before each method so that its RSS rise does not depend on what
-    the previous method left in the allocator's free lists. A no-op where
-    glibc is not available.
-    """
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def max_rss_mb() -> float:
-    """Process-wide peak RSS so far (``ru_maxrss``, KiB on Linux) in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def seed_everything(seed: int = SEED) -> None:
