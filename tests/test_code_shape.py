@@ -1,11 +1,13 @@
-"""Code shape of the runtime path (issue 15): no file over 400 lines, no function over 60.
+"""Code shape (issue 15): no file under ``src/reenactor`` over 400 lines; on the runtime path, no function over 60.
 
-The runtime path is everything under ``src/reenactor`` except ``eval/`` and
-``train/`` (offline tools, run by hand) and ``face/convert/`` (builds the ONNX
-weights; not run by users).  A function counts from its ``def`` line to its
-last line, docstring included; nested functions and methods count on their own
-(and inside their parent).  Also checked here: importing the runtime modules
-loads neither ``eval``/``train`` nor torch nor gradio (the web app's).
+The file limit holds for every source file of the package, the offline tools
+included. The function limit holds for the runtime path only: everything under
+``src/reenactor`` except ``eval/`` and ``train/`` (offline tools, run by hand)
+and ``face/convert/`` (builds the ONNX weights; not run by users).  A function
+counts from its ``def`` line to its last line, docstring included; nested
+functions and methods count on their own (and inside their parent).  Also
+checked here: importing the runtime modules loads neither ``eval``/``train``
+nor torch nor gradio (the web app's).
 """
 
 from __future__ import annotations
@@ -27,22 +29,23 @@ NOT_RUNTIME = ("eval/", "train/", "face/convert/")
 PENDING: dict[str, str] = {}
 
 
+def _all_files() -> list[tuple[str, Path]]:
+    return [(path.relative_to(PACKAGE).as_posix(), path) for path in sorted(PACKAGE.rglob("*.py"))]
+
+
 def _runtime_files() -> list[tuple[str, Path]]:
-    files = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        rel = path.relative_to(PACKAGE).as_posix()
-        if not rel.startswith(NOT_RUNTIME):
-            files.append((rel, path))
-    return files
+    return [(rel, path) for rel, path in _all_files() if not rel.startswith(NOT_RUNTIME)]
+
+
+def _file_offence(rel: str, text: str, max_file: int) -> list[str]:
+    lines = len(text.splitlines())
+    return [f"{rel}: {lines} lines (limit {max_file})"] if lines > max_file else []
 
 
 def _offences(rel: str, path: Path, max_file: int, max_function: int) -> list[str]:
     """One line per limit ``path`` breaks: the file's length, then each long function."""
     text = path.read_text(encoding="utf-8")
-    found = []
-    lines = len(text.splitlines())
-    if lines > max_file:
-        found.append(f"{rel}: {lines} lines (limit {max_file})")
+    found = _file_offence(rel, text, max_file)
     for node in ast.walk(ast.parse(text, filename=str(path))):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             length = node.end_lineno - node.lineno + 1
@@ -59,6 +62,17 @@ def test_runtime_files_and_functions_are_short():
     assert len(_runtime_files()) > 20, f"no runtime sources found under {PACKAGE}"
     offenders = [line for rel, found in _all_offences().items() if rel not in PENDING for line in found]
     assert not offenders, "over the code-shape limits (split the file / extract helpers):\n" + "\n".join(offenders)
+
+
+def test_every_file_is_short():
+    """The file limit holds everywhere in the package, ``eval/``, ``train/`` and ``face/convert/`` included."""
+    files = _all_files()
+    assert any(rel.startswith(NOT_RUNTIME) for rel, _ in files), f"no offline sources found under {PACKAGE}"
+    offenders = [
+        line for rel, path in files if rel not in PENDING
+        for line in _file_offence(rel, path.read_text(encoding="utf-8"), MAX_FILE_LINES)
+    ]
+    assert not offenders, "over the file-length limit (split the file):\n" + "\n".join(offenders)
 
 
 def test_pending_entries_are_still_needed():
