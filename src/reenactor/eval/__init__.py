@@ -16,8 +16,8 @@ Modules:
   (``scripts/make_eval_sets.py``) from the manifest and the committed portrait/clip labels;
 * :mod:`~reenactor.eval.naive2d`, :mod:`~reenactor.eval.methods`: baselines and the pipeline adapter;
 * :mod:`~reenactor.eval.protocols`: per-clip self/cross metrics;
-* :mod:`~reenactor.eval.runner`: generation, timing, memory, strips;
-* :mod:`~reenactor.eval.regions`: the region view (mouth/eyes/background crops at the driver's extreme frames);
+* :mod:`~reenactor.eval.runner`, :mod:`~reenactor.eval.memory`: generation, timing, strips; peak memory;
+* :mod:`~reenactor.eval.regions`, :mod:`~reenactor.eval.region_boxes`: the region view (mouth/eyes/background crops at the driver's extreme frames) and how its frames and boxes are picked;
 * :mod:`~reenactor.eval.amplitude`: expression amplitude ratios (output / driver) per channel;
 * :mod:`~reenactor.eval.winrate`: per-item wins against naive2d and win rates per half;
 * :mod:`~reenactor.eval.tables`, :mod:`~reenactor.eval.figures`: summaries, tables and images of the report;
