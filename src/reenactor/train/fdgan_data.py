@@ -100,9 +100,8 @@ def _load_if_current(path: Path, max_frames: int) -> dict | None:
 
 def clip_crops(data_dir: Path, landmark_dir: Path, rec, region: str, size: int, max_frames: int) -> dict:
     """Crops of one clip (see the module docstring); arrays as stored in the cache."""
-    from reenactor.io.video import iter_frames
     from reenactor.render.mouth import mouth_opening
-    from reenactor.train.landmark_cache import load_clip
+    from reenactor.train.landmark_cache import frames_at, load_clip
 
     arr = load_clip(landmark_dir, rec)
     lms, found, index = arr["landmarks"], arr["found"].astype(bool), arr["frame_index"]
@@ -111,18 +110,11 @@ def clip_crops(data_dir: Path, landmark_dir: Path, rec, region: str, size: int, 
         ok = [ok[i] for i in np.linspace(0, len(ok) - 1, max_frames).round().astype(int)]
     want = {int(index[k]): int(k) for k in ok}
     crops, points, opening = [], [], []
-    if want:
-        last = max(want)
-        for i, frame in enumerate(iter_frames(data_dir / rec.video)):
-            if i > last:
-                break
-            k = want.get(i)
-            if k is None:
-                continue
-            m = L.crop_affine(lms[k], region, size)
-            crops.append(L.crop_image(frame, m, size))
-            points.append(L.to_crop(lms[k], m))
-            opening.append(mouth_opening(lms[k]))
+    for k, frame in frames_at(data_dir / rec.video, want):
+        m = L.crop_affine(lms[k], region, size)
+        crops.append(L.crop_image(frame, m, size))
+        points.append(L.to_crop(lms[k], m))
+        opening.append(mouth_opening(lms[k]))
     return {
         "version": np.int32(CROPS_VERSION),
         "max_frames": np.int32(max_frames),

@@ -192,3 +192,21 @@ def _write_index(cache_dir: Path, settings: dict, records: list[ClipRecord], kee
     tmp = cache_dir / f".{INDEX}.tmp"
     tmp.write_text(json.dumps({"settings": settings, "clips": clips}, indent=1))
     tmp.replace(cache_dir / INDEX)
+
+
+def frames_at(path: Path, want: dict[int, int]):
+    """Yield ``(want[i], frame)`` for the video frames ``i`` in ``want`` (frame index -> row of
+    the landmark cache), in order, reading the video once and stopping after the last one.
+
+    Frames are HxWx3 uint8 RGB (:func:`reenactor.io.video.iter_frames`).
+    """
+    from reenactor.io.video import iter_frames
+
+    if not want:
+        return
+    last = max(want)
+    for i, frame in enumerate(iter_frames(path)):
+        if i > last:
+            break
+        if i in want:
+            yield want[i], frame

@@ -83,10 +83,9 @@ def build_crops(data_dir: Path, landmark_dir: Path, cache_dir: Path, log) -> dic
 
 def _clip_crops(data_dir: Path, landmark_dir: Path, rec) -> dict:
     from reenactor.face import topology as T
-    from reenactor.io.video import iter_frames
     from reenactor.render import mouth_learned as ML
     from reenactor.render.mouth import mouth_opening
-    from reenactor.train.landmark_cache import load_clip
+    from reenactor.train.landmark_cache import frames_at, load_clip
 
     arr = load_clip(landmark_dir, rec)
     lms, found, index = arr["landmarks"], arr["found"], arr["frame_index"]
@@ -104,20 +103,13 @@ def _clip_crops(data_dir: Path, landmark_dir: Path, rec) -> dict:
                 want[int(index[k])] = int(k)
             n_closed += 1
     crops, points, app, opening = [], [], [], []
-    if want:
-        last = max(want)
-        for i, frame in enumerate(iter_frames(data_dir / rec.video)):
-            if i > last:
-                break
-            k = want.get(i)
-            if k is None:
-                continue
-            lm = lms[k].astype(np.float64)
-            m = ML.mouth_affine(lm)
-            crops.append(ML.crop_mouth(frame, m))
-            points.append(ML.lip_points(lm, m))
-            app.append(ML.appearance(frame, lm))
-            opening.append(mouth_opening(lm))
+    for k, frame in frames_at(data_dir / rec.video, want):
+        lm = lms[k].astype(np.float64)
+        m = ML.mouth_affine(lm)
+        crops.append(ML.crop_mouth(frame, m))
+        points.append(ML.lip_points(lm, m))
+        app.append(ML.appearance(frame, lm))
+        opening.append(mouth_opening(lm))
     return {
         "version": np.int32(CROPS_VERSION),
         "crops": np.asarray(crops, np.uint8).reshape(-1, ML.CROP_H, ML.CROP_W, 3),
