@@ -128,3 +128,39 @@ def test_driving_controls_reach_the_preview_and_the_config(handlers, driver):
 
     with pytest.raises(ReenactorError, match="gain"):
         handlers.renderer(1.0, 1.0, {"gain_mouth": 9.0})
+
+
+def test_live_streams_take_the_driving_controls(handlers, driver):
+    from reenactor.io.video import iter_frames
+
+    frames = list(iter_frames(driver))
+    streams = LiveStreams(handlers)
+    plain = [streams.step("s2", None, f)[0] for f in frames][-1]
+    first = streams._sessions["s2"]["live"]
+    turned = [streams.step("s2", None, f, controls={"offset_yaw": 20.0}) for f in frames][-1][0]
+    assert streams._sessions["s2"]["live"] is not first  # new controls: a new live session
+    assert np.abs(plain.astype(int) - turned).mean() > 0.5
+    streams.close()
+
+
+def test_page_handlers_get_gradios_special_arguments(handlers):
+    """Gradio fills Progress and Request only into parameters before ``*values``."""
+    pytest.importorskip("gradio")
+    import inspect
+
+    from gradio.helpers import special_args
+
+    from reenactor.webapp.app import build_app
+    from reenactor.webapp.stream import LiveStreams
+
+    demo = build_app(handlers, LiveStreams(handlers))
+    fns = {name: block.fn for block in demo.fns.values() if (name := getattr(block.fn, "__name__", "")) in ("render", "step")}
+    assert set(fns) == {"render", "step"}
+    for name, fn in fns.items():
+        n = len([p for p in inspect.signature(fn).parameters.values() if p.kind is p.VAR_POSITIONAL])
+        filled, progress, _, _ = special_args(fn, ["x"] * 14, request="REQ")
+        assert n == 1 and len(filled) == 15, name
+        if name == "render":
+            assert progress == 6
+        else:
+            assert filled[3] == "REQ"

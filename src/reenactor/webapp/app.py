@@ -34,6 +34,25 @@ def shown(fn):
     return wrapper
 
 
+def _drive_controls(prefix: str) -> tuple:
+    """The driving controls (``reenactor animate``'s --gain, --pose, --pose-scale, --pose-offset) in a
+    closed accordion: the pose mode radio and the DRIVE_SLIDERS sliders, ids ``<prefix>-<name>``."""
+    with gr.Accordion("Driving controls (as reenactor animate's --gain, --pose, --pose-scale, --pose-offset)", open=False):
+        pose = gr.Radio(list(POSE_CHOICES), value="auto", label="head pose (auto: the portrait's own for a still driver)",
+                        elem_id=f"{prefix}-pose")
+        sliders = []
+        for group in ([k for k in DRIVE_SLIDERS if k.startswith("gain_")], [k for k in DRIVE_SLIDERS if not k.startswith("gain_")]):
+            with gr.Row():
+                sliders += [gr.Slider(*DRIVE_SLIDERS[name][:3], step=0.05, label=DRIVE_SLIDERS[name][3],
+                                      elem_id=f"{prefix}-{name.replace('_', '-')}") for name in group]
+    return pose, sliders
+
+
+def _controls(pose_mode, values) -> dict:
+    """The handlers' ``controls`` dict from the pose radio's value and the sliders' values."""
+    return {"pose": pose_mode, **dict(zip(DRIVE_SLIDERS, values))}
+
+
 def _animate_tab(handlers) -> dict:
     from reenactor.cli import TEMPLATE_NAMES
 
@@ -47,33 +66,24 @@ def _animate_tab(handlers) -> dict:
         expression = gr.Slider(0.0, 2.0, 1.0, step=0.05, label="expression gain", elem_id="expression-gain")
         translation = gr.Slider(0.0, 2.0, 1.0, step=0.05, label="head movement gain", elem_id="translation-gain")
         position = gr.Slider(0.0, 1.0, 0.5, step=0.01, label="preview position", elem_id="preview-position")
-    with gr.Accordion("Driving controls (as reenactor animate's --gain, --pose, --pose-scale, --pose-offset)", open=False):
-        pose = gr.Radio(list(POSE_CHOICES), value="auto", label="head pose (auto: the portrait's own for a still driver)",
-                        elem_id="drive-pose")
-        drive = []
-        for group in ([k for k in DRIVE_SLIDERS if k.startswith("gain_")], [k for k in DRIVE_SLIDERS if not k.startswith("gain_")]):
-            with gr.Row():
-                drive += [gr.Slider(*DRIVE_SLIDERS[name][:3], step=0.05, label=DRIVE_SLIDERS[name][3],
-                                    elem_id=f"drive-{name.replace('_', '-')}") for name in group]
+    pose, drive = _drive_controls("drive")
     with gr.Row():
         preview = gr.Image(label="Preview (one frame)", interactive=False, format="jpeg", elem_id="preview")
         result = gr.Video(label="Result", interactive=False, autoplay=True, elem_id="result")
     button = gr.Button("Render", variant="primary", elem_id="render")
     status = gr.Markdown(elem_id="animate-status")
 
-    def controls(pose_mode, values) -> dict:
-        return {"pose": pose_mode, **dict(zip(DRIVE_SLIDERS, values))}
-
     @shown
-    def render(portrait_path, driver_path, motion_name, e, t, pose_mode, *values, progress=gr.Progress(track_tqdm=True)):
+    def render(portrait_path, driver_path, motion_name, e, t, pose_mode, progress=gr.Progress(track_tqdm=True), *values):
+        # Gradio passes Progress and Request only to parameters before *values.
         progress(0, desc="preparing the portrait")
-        path, stats = handlers.render(portrait_path, driver_path, motion_name, e, t, controls=controls(pose_mode, values))
+        path, stats = handlers.render(portrait_path, driver_path, motion_name, e, t, controls=_controls(pose_mode, values))
         lost = f", {stats['faces_lost']} without a face" if stats.get("faces_lost") else ""
         return str(path), f"{stats['frames']} frames in {stats['seconds']} s ({stats['fps_end_to_end']} fps){lost}"
 
     @shown
     def show(portrait_path, driver_path, motion_name, e, t, where, pose_mode, *values):
-        return handlers.preview(portrait_path, driver_path, motion_name, e, t, where, controls=controls(pose_mode, values))
+        return handlers.preview(portrait_path, driver_path, motion_name, e, t, where, controls=_controls(pose_mode, values))
 
     inputs = [portrait, driver, motion, expression, translation]
     update = dict(fn=show, inputs=[*inputs, position, pose, *drive], outputs=preview)
@@ -115,12 +125,13 @@ def _live_tab(streams) -> None:
         webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam", elem_id="webcam")
         output = gr.Image(label="Reenacted", interactive=False, format="jpeg", elem_id="live-output")
     stats = gr.Textbox(label="Latency and frame rate", interactive=False, elem_id="live-stats")
+    pose, drive = _drive_controls("live")
 
     @shown
-    def step(portrait_path, frame, request: gr.Request):
-        return streams.step(request.session_hash, portrait_path, frame)
+    def step(portrait_path, frame, pose_mode, request: gr.Request, *values):  # Request before *values (see render)
+        return streams.step(request.session_hash, portrait_path, frame, controls=_controls(pose_mode, values))
 
-    webcam.stream(step, [portrait, webcam], [output, stats], stream_every=0.1, concurrency_limit=4,
+    webcam.stream(step, [portrait, webcam, pose, *drive], [output, stats], stream_every=0.1, concurrency_limit=4,
                   show_progress="hidden")
 
 

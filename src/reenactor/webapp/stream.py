@@ -25,8 +25,11 @@ class LiveStreams:
         self._lock = threading.Lock()
         self._sessions: dict[str, dict] = {}
 
-    def step(self, session_id: str, portrait_path, frame: np.ndarray | None) -> tuple[np.ndarray | None, str]:
-        """Render ``frame`` (HxWx3 uint8 RGB from the webcam) through this session's live session.
+    def step(self, session_id: str, portrait_path, frame: np.ndarray | None,
+             controls: dict | None = None) -> tuple[np.ndarray | None, str]:
+        """Render ``frame`` (HxWx3 uint8 RGB from the webcam) through this session's live session,
+        under the driving ``controls`` (:func:`reenactor.webapp.handlers.drive_overrides`; a change
+        of controls or portrait starts a new live session).
 
         Returns:
             The rendered frame (the working crop) and a status line: the
@@ -37,7 +40,7 @@ class LiveStreams:
             return None, "waiting for the webcam"
         received = time.perf_counter()
         frame = _rgb(frame)
-        state = self._session(session_id, portrait_path)
+        state = self._session(session_id, portrait_path, controls)
         with state["lock"]:
             out = state["live"].step(frame)
         done = time.perf_counter()
@@ -49,9 +52,14 @@ class LiveStreams:
         lost = f", {state['live'].lost} without a face" if state["live"].lost else ""
         return out, f"latency {latency:.0f} ms (median, server), {fps:.1f} fps, {state['frames']} frames{lost}"
 
-    def _session(self, session_id: str, portrait_path) -> dict:
-        """This browser session's state; a new live session when the portrait changed."""
-        key = portrait_path or "astronaut"
+    def _session(self, session_id: str, portrait_path, controls: dict | None = None) -> dict:
+        """This browser session's state; a new live session when the portrait or the controls changed."""
+        from dataclasses import replace
+
+        from reenactor.webapp.handlers import drive_overrides
+
+        fields = drive_overrides(controls)
+        key = (portrait_path or "astronaut", repr(sorted(fields.items())))
         with self._lock:
             state = self._sessions.get(session_id)
         if state is not None and state["portrait"] == key:
@@ -61,7 +69,8 @@ class LiveStreams:
         portrait = self.handlers.portrait(portrait_path)
         from reenactor.api import Reenactor
 
-        live = Reenactor(self.handlers.config).session(portrait, fps=self.fps, crop_output=True)  # a renderer of its own
+        config = replace(self.handlers.config, retarget=replace(self.handlers.config.retarget, **fields))
+        live = Reenactor(config).session(portrait, fps=self.fps, crop_output=True)  # a renderer of its own
         state = {"portrait": key, "live": live, "lock": threading.Lock(), "times": deque(maxlen=30),
                  "latency": deque(maxlen=30), "frames": 1}
         with self._lock:
