@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from reenactor.errors import InputError
+from reenactor.train.landmark_cache import CACHE_ROOT
 from reenactor.train.ldnet import _log
 from reenactor.train.mouth import _command_line, _Logger
 
@@ -48,8 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``reenactor train fdgan``."""
     p.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data folder with MANIFEST.tsv (default ../shared/data)")
     p.add_argument("--out", type=Path, required=True, help="output folder: ckpt.pt, log.jsonl, curve.png, ONNX and card")
-    p.add_argument("--cache", type=Path, default=Path("/work/cache/fdgan"), help="crop cache folder (default /work/cache/fdgan)")
-    p.add_argument("--landmarks", type=Path, default=Path("/work/cache/landmarks"), help="landmark cache folder (default /work/cache/landmarks; extracted when missing)")
+    p.add_argument("--cache", type=Path, default=CACHE_ROOT / "fdgan", help=f"crop cache folder (default {CACHE_ROOT / 'fdgan'}; $REENACTOR_CACHE sets the root)")
+    p.add_argument("--landmarks", type=Path, default=CACHE_ROOT / "landmarks", help=f"landmark cache folder (default {CACHE_ROOT / 'landmarks'}; extracted when missing)")
     p.add_argument("--variant", choices=("fdgan", "fdgan1", "adain"), default="fdgan", help="dictionary (paper), one-row dictionary, or AdaIN ablation")
     p.add_argument("--region", choices=("mouth", "face"), default="mouth", help="mouth crop (inner-mouth use) or whole face (paper ablation)")
     p.add_argument("--size", type=int, default=128, help="crop side in pixels, a multiple of 16 (default 128)")

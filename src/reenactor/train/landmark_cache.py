@@ -20,6 +20,7 @@ manifest's ``identity`` column, so clips of one person share a label.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -30,6 +31,9 @@ from reenactor.errors import InputError
 
 INDEX = "index.json"
 VERSION = 1
+
+#: Root of the training caches (landmarks, crops): $REENACTOR_CACHE, else ~/.cache/reenactor.
+CACHE_ROOT = Path(os.environ.get("REENACTOR_CACHE") or Path.home() / ".cache" / "reenactor")
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from reenactor.errors import InputError
+from reenactor.train.landmark_cache import CACHE_ROOT
 from reenactor.train.ldnet_export import TorchLDNet, export_onnx, val_pairs, validate  # noqa: F401
 
 STAGE1_LR = 1e-4
@@ -49,7 +50,7 @@ LAMBDA_REC = 1000.0
 LAMBDA_C = 0.1
 LAMBDA_CONT = 0.01
 LAMBDA_D = 0.1
-DEFAULT_CACHE = Path.home() / ".cache" / "reenactor" / "landmarks"
+DEFAULT_CACHE = CACHE_ROOT / "landmarks"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

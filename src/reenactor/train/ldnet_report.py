@@ -2,7 +2,7 @@
 
 ::
 
-    python -m reenactor.train.ldnet_report --cache /work/cache/landmarks --out docs/ldnet.md \\
+    python -m reenactor.train.ldnet_report --cache ~/.cache/reenactor/landmarks --out docs/ldnet.md \\
         [--model ldnet] [--curve-runs RUN_DIR ...] [--space-runs RUN_3D RUN_2D] [--eval EVAL_DIR]
 
 Everything measured is recomputed from the shipped model (or ``--model``)

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from reenactor.errors import InputError
+from reenactor.train.landmark_cache import CACHE_ROOT
 from reenactor.train.mouth_data import (  # noqa: F401
     CLOSED_QUANTILE,
     CLOSED_STRIDE,
@@ -60,8 +61,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``reenactor train mouth``."""
     p.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data folder with MANIFEST.tsv (default ../shared/data)")
     p.add_argument("--out", type=Path, required=True, help="output folder: checkpoints, mouth.onnx, mouth.json, loss curve")
-    p.add_argument("--cache", type=Path, default=Path("/work/cache/mouth"), help="mouth-crop cache folder (default /work/cache/mouth)")
-    p.add_argument("--landmarks", type=Path, default=Path("/work/cache/landmarks"), help="landmark cache folder (default /work/cache/landmarks)")
+    p.add_argument("--cache", type=Path, default=CACHE_ROOT / "mouth", help=f"mouth-crop cache folder (default {CACHE_ROOT / 'mouth'}; $REENACTOR_CACHE sets the root)")
+    p.add_argument("--landmarks", type=Path, default=CACHE_ROOT / "landmarks", help=f"landmark cache folder (default {CACHE_ROOT / 'landmarks'})")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the sampling and the initialisation (default 0)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--minutes", type=float, default=None, help="train for this many minutes of wall clock")
