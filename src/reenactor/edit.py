@@ -12,6 +12,12 @@ every other expression flag is in *typical changes*: 1.0 is the 95th
 percentile of that channel's change over the fitting clips (the ``span`` of
 ``weights/directions.json``; e.g. ``--mouth 1`` opens the lips by 0.26
 inter-ocular distances), negative values go the other way.
+
+Each request is then scaled by the measured picture response
+(:func:`load_response`, ``weights/edit_response.json``): a warped picture
+shows less of a landmark change than a real face would (dlib reads ~0.78 of
+an asked head turn), so the landmarks are moved further, by at most 1.6x.
+docs/controls.md measures what reaches the picture.
 """
 
 from __future__ import annotations
