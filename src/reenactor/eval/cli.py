@@ -48,6 +48,22 @@ def _csv(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
+def _variant(text: str) -> tuple[str, dict]:
+    """``NAME=JSON`` of ``--variant``: a method name and ``{section: {field: value}}`` overrides."""
+    import json  # noqa: PLC0415
+
+    name, sep, body = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=JSON, got {text!r}")
+    try:
+        overrides = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{name}: not JSON ({exc.msg})") from None
+    if not isinstance(overrides, dict):
+        raise argparse.ArgumentTypeError(f"{name}: expected a JSON object of config sections")
+    return name.strip(), overrides
+
+
 def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``eval`` options to ``p`` and return it."""
     p.add_argument("--protocol", choices=("self", "cross", "all"), default="all", help="which protocol(s) to run (default: all)")
@@ -60,6 +76,9 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=_positive_int, default=90, metavar="N", help="frames read from the start of each clip (default: 90)")
     p.add_argument("--id-stride", type=_positive_int, default=1, metavar="K", help="identity descriptors on every K-th frame (default: 1, every frame)")
     p.add_argument("--methods", type=_csv, default=list(DEFAULT_METHODS), metavar="LIST", help="comma-separated methods (default: static,driver,naive2d,reenactor)")
+    p.add_argument("--variant", type=_variant, action="append", default=[], metavar="NAME=JSON",
+                   help='an extra method: the pipeline with config overrides, e.g. '
+                        '\'g13={"retarget": {"gain": {"mouth": 1.3}}}\' (repeatable; list NAME in --methods)')
     p.add_argument("--items", type=_csv, default=None, metavar="LIST", help="comma-separated item names from sets.tsv (default: all of the protocol)")
     p.add_argument("--markdown", type=Path, default=None, metavar="PATH", help="also write a markdown summary (e.g. docs/benchmarks.md)")
     p.add_argument("--assets", type=Path, default=None, metavar="DIR", help="images for --markdown (default: <markdown dir>/benchmarks)")
@@ -143,7 +162,7 @@ def run_eval(args: argparse.Namespace) -> int:
         raise OutputError(f"cannot create {out_dir}: {exc}") from exc
     options = RunOptions(max_frames=args.max_frames, id_stride=args.id_stride)
     face = DlibFace()
-    methods = make_methods(args.methods)
+    methods = make_methods(args.methods, dict(args.variant))
     names = [m.name for m in methods]
 
     results = []

@@ -150,6 +150,45 @@ class ReenactorMethod:
         )
 
 
+def variant_config(overrides: dict):
+    """A :class:`~reenactor.config.ReenactorConfig` with ``overrides`` applied:
+    ``{section: {field: value}}`` (sections: the config's fields, e.g. ``retarget``,
+    ``render``, ``smoothing``); validated as any configuration.
+
+    Raises:
+        InputError: an unknown section or field, or a value the configuration refuses.
+    """
+    from dataclasses import fields, replace  # noqa: PLC0415
+
+    from reenactor.config import ReenactorConfig  # noqa: PLC0415
+    from reenactor.errors import ReenactorError  # noqa: PLC0415
+
+    cfg = ReenactorConfig()
+    sections = {f.name for f in fields(cfg)}
+    for section, values in overrides.items():
+        part = getattr(cfg, section, None) if section in sections else None
+        if part is None or not isinstance(values, dict):
+            raise InputError(f"variant: unknown config section {section!r} (known: {', '.join(sorted(sections))})")
+        known = {f.name for f in fields(part)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"variant: unknown {section} field(s) {', '.join(unknown)}")
+        try:
+            cfg = replace(cfg, **{section: replace(part, **values)})
+        except (ReenactorError, TypeError, ValueError) as exc:
+            raise InputError(f"variant: {exc}") from None
+    return cfg
+
+
+def variant_method(name: str, overrides: dict) -> "ReenactorMethod":
+    """The pipeline under the name ``name`` with configuration ``overrides`` (:func:`variant_config`)."""
+    from reenactor.api import Reenactor  # noqa: PLC0415
+
+    method = ReenactorMethod(name=name)
+    method._impl = Reenactor(variant_config(overrides))
+    return method
+
+
 def pipeline_available() -> bool:
     """True when :mod:`reenactor.api` can be imported (the pipeline exists)."""
     try:
@@ -159,15 +198,19 @@ def pipeline_available() -> bool:
     return True
 
 
-def make_methods(names: list[str] | tuple[str, ...]) -> list[Method]:
-    """Instantiate methods by name, in the order given.
+def make_methods(names: list[str] | tuple[str, ...], variants: dict[str, dict] | None = None) -> list[Method]:
+    """Instantiate methods by name, in the order given; a name of ``variants`` is the pipeline
+    with that configuration override (:func:`variant_method`).
 
     Raises:
         InputError: an unknown name, or ``reenactor`` while the pipeline is missing.
     """
     out: list[Method] = []
+    variants = variants or {}
     for n in names:
-        if n == "static":
+        if n in variants:
+            out.append(variant_method(n, variants[n]))
+        elif n == "static":
             out.append(StaticMethod())
         elif n == "driver":
             out.append(DriverMethod())
