@@ -19,7 +19,7 @@ from reenactor.configrules import ConfigError, Range, validate as _validate
 
 
 #: Allowed values of the configuration's named choices (the command line offers the same).
-MOUTH_MODES = ("driver", "learned", "synthetic", "off")
+MOUTH_MODES = ("driver", "learned", "fdgan", "synthetic", "off")
 BACKGROUNDS = ("still", "warp")
 RETARGET_METHODS = ("geometric", "ldnet")
 RETARGET_MODES = ("relative", "absolute")
@@ -276,11 +276,16 @@ class RenderConfig:
     head_ring_back: float = 0.25
     #: Inner mouth: "driver" (driver's mouth interior, colour matched),
     #: "learned" (painted by the shipped inner-mouth network),
+    #: "fdgan" (the FD-GAN translator, dictionaries from the portrait's lips),
     #: "synthetic" (procedural cavity and teeth) or "off".
     mouth: str = "driver"
     #: Model of the "learned" inner mouth: a registry name of
     #: :mod:`reenactor.weights` or a path to an ``.onnx`` file.
     mouth_model: str = "mouth"
+    #: Model of the "fdgan" inner mouth: a registry prefix of
+    #: :mod:`reenactor.weights` (``<prefix>_extractor``, ``<prefix>_translator``)
+    #: or a folder holding ``extractor.onnx`` and ``translator.onnx``.
+    fdgan_model: str = "fdgan_lips"
     #: Inner-mouth blending starts when the target opening exceeds the
     #: portrait's by this fraction of the mouth width, and is complete
     #: ``mouth_open_ramp`` mouth widths further.

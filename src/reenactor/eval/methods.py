@@ -28,11 +28,12 @@ from typing import Protocol
 
 import numpy as np
 
+from reenactor.config import MOUTH_MODES
 from reenactor.errors import InputError
 
 METHOD_NAMES = ("static", "driver", "naive2d", "reenactor")
 #: Extra method names: the pipeline with one inner-mouth mode forced.
-MOUTH_VARIANTS = {f"reenactor-mouth-{m}": m for m in ("driver", "learned", "synthetic", "off")}
+MOUTH_VARIANTS = {f"reenactor-mouth-{m}": m for m in MOUTH_MODES}
 #: Extra method names: the pipeline with one retargeting method forced (RetargetConfig.method).
 RETARGET_VARIANTS = {"reenactor-geometric": "geometric", "reenactor-ldnet": "ldnet"}
 #: "reenactor-ref0": the pipeline with the driver's frame 0 as the motion reference.

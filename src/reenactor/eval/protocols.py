@@ -17,6 +17,7 @@ import numpy as np
 
 from reenactor.eval import metrics as M
 from reenactor.eval.dlibface import FaceMeasurement
+from reenactor.eval.mouth_region import inner_mouth_scores
 from reenactor.eval.imageops import crop_points, crop_square, fit_box, match_size, square_box_around
 from reenactor.eval.pose import estimate_pose, euler_deg, geodesic_deg, relative_rotation
 
@@ -63,7 +64,7 @@ class SelfAccumulator:
         h, w = gt_frames[0].shape[:2]
         self.size = (w, h)
         self._gt_crops: dict[int, np.ndarray] = {}
-        self.rows: dict[str, list[float]] = {k: [] for k in ("psnr", "ssim", "l1", "akd", "id_dist")}
+        self.rows: dict[str, list[float]] = {k: [] for k in ("psnr", "ssim", "l1", "akd", "id_dist", "mouth_l1", "mouth_ssim")}
         self.found: list[bool] = []
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
@@ -83,6 +84,9 @@ class SelfAccumulator:
         self.rows["l1"].append(M.l1(o, g))
         gm = self.gt_meas[t]
         self.found.append(out_meas.found)
+        if gm.found:
+            for k, v in (inner_mouth_scores(out_frame, self.gt_frames[t], gm.landmarks) or {}).items():
+                self.rows[k].append(v)
         if out_meas.found and gm.found:
             a = crop_points(out_meas.landmarks, self.box, CROP_SIZE)
             b = crop_points(gm.landmarks, self.box, CROP_SIZE)
@@ -91,7 +95,8 @@ class SelfAccumulator:
             self.rows["id_dist"].append(M.identity_distance(out_meas.descriptor, gm.descriptor))
 
     def result(self) -> dict[str, float]:
-        """Means over frames 1..N-1: psnr (dB), ssim, l1 (0..1), akd (px at 256x256), id_dist, face_found (0..1)."""
+        """Means over frames 1..N-1: psnr (dB), ssim, l1 (0..1), akd (px at 256x256), id_dist, face_found (0..1);
+        mouth_l1, mouth_ssim over the frames with an open true mouth (:mod:`reenactor.eval.mouth_region`)."""
         out = {k: M.nanmean(v) for k, v in self.rows.items()}
         out["face_found"] = float(np.mean(self.found)) if self.found else NAN
         return out

@@ -34,6 +34,8 @@ SELF_COLUMNS = (
     ("expr_corr", "expr corr", "{:.2f}", "+"),
     ("jitter", "jitter %IOD", "{:.2f}", "-"),
     ("face_found", "face found", "{:.3f}", "+"),
+    ("mouth_ssim", "inner-mouth SSIM", "{:.3f}", "+"),
+    ("mouth_l1", "inner-mouth L1", "{:.4f}", "-"),
 )
 CROSS_COLUMNS = (
     ("id_verify", "ID verify", "{:.3f}", "+"),
@@ -73,7 +75,10 @@ METRIC_NOTES = {
         "dlib landmark boxes); AKD = mean distance of the 68 dlib landmarks in pixels at 256x256; ID dist = "
         "dlib descriptor distance to the ground-truth frame; pose err = geodesic angle between output and "
         "ground-truth head motion since frame 0; expr corr = mean Pearson correlation of the four "
-        "expression features' change; jitter = mean landmark second difference (% of inter-ocular distance)."
+        "expression features' change; jitter = mean landmark second difference (% of inter-ocular distance); "
+        "inner-mouth SSIM / L1 = inside the ground truth's dlib inner-lip contour, on frames where it is open "
+        "by at least 0.1 IOD (reenactor.eval.mouth_region; compare inner-mouth modes without the driver's own mouth, "
+        "which in this protocol is the answer)."
     ),
     "cross": (
         "Cross-reenactment: a portrait of one person, a clip of another. ID verify = share of sampled output "

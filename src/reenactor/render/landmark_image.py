@@ -13,6 +13,9 @@ The crop (:func:`crop_affine`)
     * ``"mouth"``: the IOD spans ``MOUTH_IOD`` (0.9) of the side, centred on
       the mean of the outer-lip loop (a closed mouth is then about half the
       crop wide: lips, teeth, philtrum, chin at 64 px of a 128 px crop);
+    * ``"lips"``: the IOD spans ``LIPS_IOD`` (1.25) of the side, same centre:
+      a closed mouth is about 0.7 of the side (56 px of an 80 px crop), so a
+      small crop, cheap for the per-frame translator, still resolves teeth;
     * ``"face"``: the IOD spans ``FACE_IOD`` (0.40) of the side, centred on
       the mean of the face oval (forehead to chin inside the crop).
 
@@ -46,10 +49,12 @@ import numpy as np
 from reenactor.face import topology as T
 from reenactor.render.mesh import fit_affine_2d, triangle_affines
 
-REGIONS = ("mouth", "face")
+REGIONS = ("mouth", "lips", "face")
 #: Outer-eye-corner distance as a fraction of the crop side.
 MOUTH_IOD = 0.9
+LIPS_IOD = 1.25
 FACE_IOD = 0.40
+REGION_IOD = {"mouth": MOUTH_IOD, "lips": LIPS_IOD, "face": FACE_IOD}
 #: Line thickness as a fraction of the crop side.
 LINE_WIDTH = 1.0 / 128.0
 NOSE_BRIDGE_LINE = (168, 6, 197, 195, 5, 4, 1)
@@ -79,7 +84,7 @@ def crop_affine(landmarks: np.ndarray, region: str, size: int) -> np.ndarray:
 
     Args:
         landmarks: (478, 2+) image pixels (x right, y down).
-        region: ``"mouth"`` or ``"face"``.
+        region: ``"mouth"``, ``"lips"`` or ``"face"``.
         size: crop side, pixels.
 
     Returns:
@@ -90,11 +95,11 @@ def crop_affine(landmarks: np.ndarray, region: str, size: int) -> np.ndarray:
     lm = np.asarray(landmarks, np.float64)[:, :2]
     vec = lm[T.LEFT_EYE_CORNERS[0]] - lm[T.RIGHT_EYE_CORNERS[0]]
     iod = float(np.hypot(*vec)) + 1e-9
-    scale = (MOUTH_IOD if region == "mouth" else FACE_IOD) * size / iod
+    scale = REGION_IOD[region] * size / iod
     ang = np.arctan2(vec[1], vec[0])
     c, s = np.cos(-ang) * scale, np.sin(-ang) * scale
     m = np.array([[c, -s, 0.0], [s, c, 0.0]])
-    centre = lm[list(T.OUTER_LIP_LOOP if region == "mouth" else T.face_oval())].mean(0)
+    centre = lm[list(T.face_oval() if region == "face" else T.OUTER_LIP_LOOP)].mean(0)
     m[:, 2] = np.array([size / 2.0, size / 2.0]) - m[:, :2] @ centre
     return m
 

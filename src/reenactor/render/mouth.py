@@ -11,7 +11,10 @@ filled with
   portrait (used for built-in motions, which have no driver frames), or
 * ``learned``: painted by the shipped inner-mouth network from the target lip
   shape and the portrait's lip and skin colours (no driver frame needed; see
-  :mod:`reenactor.render.mouth_learned`),
+  :mod:`reenactor.render.mouth_learned`), or
+* ``fdgan``: the FD-GAN translator, its feature dictionaries written from the
+  portrait's own lips, conditioned on the target landmarks and the portrait
+  warped onto them (:mod:`reenactor.render.mouth_fdgan`),
 
 blended with a feathered mask. All images are HxWx3 uint8 RGB; landmark arrays
 are (478, 2+) pixels in the image being drawn on.
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from reenactor.config import RenderConfig
+from reenactor.config import MOUTH_MODES, RenderConfig
 from reenactor.face import topology as T
 
 _PATCH_W, _PATCH_H = 128, 96
@@ -121,14 +124,18 @@ class MouthRenderer:
     """
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray, cfg: RenderConfig) -> None:
-        if cfg.mouth not in ("driver", "learned", "synthetic", "off"):
-            raise ValueError(f"unknown mouth mode {cfg.mouth!r} (use driver, learned, synthetic or off)")
+        if cfg.mouth not in MOUTH_MODES:
+            raise ValueError(f"unknown mouth mode {cfg.mouth!r} (use {', '.join(MOUTH_MODES)})")
         self.cfg = cfg
         self.painter = None
         if cfg.mouth == "learned":
             from reenactor.render.mouth_learned import LearnedMouthPainter, appearance
 
             self.painter = LearnedMouthPainter(appearance(image, landmarks), cfg.mouth_model)
+        elif cfg.mouth == "fdgan":
+            from reenactor.render.mouth_fdgan import FDGANMouthPainter
+
+            self.painter = FDGANMouthPainter(image, landmarks, cfg.fdgan_model)
         self.lip_lab = mean_lip_lab(image, landmarks)
         self.opening = mouth_opening(landmarks)
         cheek = landmarks[[205, 425, 50, 280], :2].round().astype(int)

@@ -52,9 +52,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, default=CACHE_ROOT / "fdgan", help=f"crop cache folder (default {CACHE_ROOT / 'fdgan'}; $REENACTOR_CACHE sets the root)")
     p.add_argument("--landmarks", type=Path, default=CACHE_ROOT / "landmarks", help=f"landmark cache folder (default {CACHE_ROOT / 'landmarks'}; extracted when missing)")
     p.add_argument("--variant", choices=("fdgan", "fdgan1", "adain"), default="fdgan", help="dictionary (paper), one-row dictionary, or AdaIN ablation")
-    p.add_argument("--region", choices=("mouth", "face"), default="mouth", help="mouth crop (inner-mouth use) or whole face (paper ablation)")
+    p.add_argument("--region", choices=("mouth", "lips", "face"), default="mouth", help="mouth crop, tighter lips crop (inner-mouth use) or whole face (paper ablation)")
     p.add_argument("--size", type=int, default=128, help="crop side in pixels, a multiple of 16 (default 128)")
     p.add_argument("--lm-channels", type=int, choices=(1, 3), default=1, help="landmark image channels (see reenactor.render.landmark_image)")
+    p.add_argument("--residual", action="store_true", help="translator predicts a change added to the warped condition (needs --cond warp)")
     p.add_argument("--cond", choices=("auto", "warp", "none"), default="auto", help="translator condition: the source warped onto the target landmarks (auto: warp for mouth, none for face)")
     p.add_argument("--frames-per-clip", type=int, default=160, help="frames cropped per clip, evenly spaced (default 160)")
     p.add_argument("--steps", type=int, default=None, help="total training steps to reach")
@@ -77,16 +78,19 @@ def config_of(args: argparse.Namespace, n_ids: int) -> dict:
     """The settings a checkpoint must share with the run that resumes it."""
     if args.size % 16:
         raise InputError("--size must be a multiple of 16")
-    cond = args.cond if args.cond != "auto" else ("warp" if args.region == "mouth" else "none")
+    cond = args.cond if args.cond != "auto" else ("none" if args.region == "face" else "warp")
+    if getattr(args, "residual", False) and cond != "warp":
+        raise InputError("--residual needs the warped condition (--cond warp)")
     return {"variant": args.variant, "region": args.region, "size": args.size, "lm_ch": args.lm_channels,
-            "cond": cond, "cond_ch": 3 if cond == "warp" else 0, "n_ids": n_ids}
+            "cond": cond, "cond_ch": 3 if cond == "warp" else 0, "n_ids": n_ids,
+            "residual": bool(getattr(args, "residual", False))}
 
 
 def build_models(cfg: dict):
     """(gen, disc, cls) for a config."""
     from reenactor.train.fdgan_net import FDGAN, PatchDiscriminator, PatchIdentityClassifier
 
-    gen = FDGAN(cfg["variant"], lm_ch=cfg["lm_ch"], cond_ch=cfg["cond_ch"])
+    gen = FDGAN(cfg["variant"], lm_ch=cfg["lm_ch"], cond_ch=cfg["cond_ch"], residual=cfg.get("residual", False))
     return gen, PatchDiscriminator(lm_ch=cfg["lm_ch"]), PatchIdentityClassifier(cfg["n_ids"])
 
 
@@ -211,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     state = {"step": 0, "seconds": 0.0, "commands": [], "devices": [], "history": []}
     if args.resume and ck_path.is_file():
         ck = torch.load(ck_path, map_location=device, weights_only=False)
-        if ck["config"] != cfg:
+        if {"residual": False, **ck["config"]} != cfg:
             raise InputError(f"{ck_path} was trained with {ck['config']}, not {cfg}")
         if ck["split"]["train"] != sp["train"]:
             raise InputError(f"{ck_path} was trained on other identities (data or --seed changed)")
@@ -227,7 +231,9 @@ def run(args: argparse.Namespace) -> int:
     state["devices"].append(str(device))
     loop(args, cfg, sp, nets, opts, tr, val, state, device, log)
     if args.export:
-        export(args, cfg, sp, data, nets[0], val, state, log)
+        from reenactor.train.fdgan_export import export
+
+        export(args, cfg, sp, nets[0], val, state, log, LAMBDAS)
     return 0
 
 
@@ -313,7 +319,7 @@ def plot_curve(log_path: Path, png: Path, cfg: dict) -> None:
         a.legend()
     a.set_xlabel("step")
     a.grid(alpha=0.3)
-    where = "inner mouth" if cfg["region"] == "mouth" else "face oval"
+    where = "face oval" if cfg["region"] == "face" else "inner mouth"
     if va:
         steps = [r["step"] for r in va]
         b.plot(steps, [r["val_l1"] for r in va], "o-", label="val L1")
@@ -330,49 +336,3 @@ def plot_curve(log_path: Path, png: Path, cfg: dict) -> None:
     fig.tight_layout()
     fig.savefig(png)
     plt.close(fig)
-
-
-# ------------------------------------------------------------------ export
-def export(args, cfg, sp, data, gen, val, state, log) -> Path:
-    """Write ``fdgan_<region>.onnx`` and its card into ``--out``; print the registry line."""
-    import torch
-
-    from reenactor.train.fdgan_net import count_parameters, export_onnx
-    from reenactor.weights import onnx_session, sha256_of
-
-    out = Path(args.out)
-    name = f"fdgan_{cfg['region']}"
-    gen = gen.cpu().eval()
-    path = export_onnx(gen, out / f"{name}.onnx", cfg["size"])
-    sess = onnx_session(path, threads=1)
-    feeds = {i.name: np.ascontiguousarray(val[i.name][:1]) for i in sess.get_inputs()}
-    with torch.no_grad():
-        ref = gen(*(torch.from_numpy(feeds[k]) for k in feeds)).numpy()
-    diff = float(np.abs(sess.run(None, feeds)[0] - ref).max())
-    times = []
-    for _ in range(6):
-        t0 = time.perf_counter()
-        sess.run(None, feeds)
-        times.append(time.perf_counter() - t0)
-    final = state["history"][-1]
-    card = {
-        "name": name,
-        "description": f"FD-GAN translator ({cfg['variant']}) on a {cfg['size']} px {cfg['region']} crop (reenactor train fdgan; crops, landmark image and warp: reenactor.render.landmark_image)",
-        "command": state["commands"][0], "resumed_with": state["commands"][1:], "devices": state["devices"],
-        "seed": args.seed, "steps": state["step"], "train_seconds": round(state["seconds"], 1),
-        "config": cfg, "batch": args.batch, "lr": args.lr, "optimizer": "RMSprop (torch defaults otherwise)",
-        "lambdas": LAMBDAS, "parameters": count_parameters(gen),
-        "onnx_inputs": {i.name: i.shape for i in sess.get_inputs()}, "opset": 17,
-        "onnx_max_abs_diff_vs_torch": diff, "cpu_ms_per_frame_onnxruntime_1_thread": round(1000 * float(np.median(times[1:])), 2),
-        "validation": {"final": final, "baselines": {k: v for k, v in state["history"][0].items() if k.startswith(("source_", "warp_"))},
-                       "curve": state["history"], "pairs": int(len(val["ids"])),
-                       "metric": "L1 (0..1) and SSIM (7x7) of prediction vs true target frame inside the target's " + ("inner-lip contour" if cfg["region"] == "mouth" else "face oval")},
-        "data": {"source": str(args.data), "frames_per_clip": args.frames_per_clip,
-                 "train_identities": sp["train"], "val_identities": sp["val"], "val_identities_forced_by_eval_sets": sp["forced"],
-                 "train_clips": sp["train_clips"], "val_clips": sp["val_clips"]},
-        "sha256": sha256_of(path),
-    }
-    (out / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
-    log(f"exported {path} (max |onnx - torch| {diff:.2e}); to ship, copy {name}.onnx and {name}.json to src/reenactor/weights/ and add to _MODELS:")
-    print(f'    ("{name}", "{card["sha256"]}",\n     "{card["description"]}"),')
-    return path

@@ -147,7 +147,7 @@ class PairSampler:
     Args:
         data: from :func:`build_crops`.
         identities: the identities used; their order gives the class labels.
-        region: ``"mouth"`` (targets weighted by opening) or ``"face"``.
+        region: ``"mouth"`` or ``"lips"`` (targets weighted by opening) or ``"face"``.
         lm_ch: landmark image channels (1 or 3).
         cond: add the warped source as ``cond``.
         seed: RNG seed.
@@ -197,7 +197,7 @@ class PairSampler:
             "src_img": to_unit(xi), "src_lm": L.landmark_image(pi, size, self.lm_ch),
             "tgt_img": to_unit(xj), "tgt_lm": L.landmark_image(pj, size, self.lm_ch),
             "ids": np.int64(self.clip_label[d["clip"][j]]),
-            "mask": L.inner_mouth_mask(pj, size) if self.region == "mouth" else L.face_mask(pj, size),
+            "mask": L.face_mask(pj, size) if self.region == "face" else L.inner_mouth_mask(pj, size),
         }
         if self.cond:
             out["cond"] = to_unit(L.warp_to_landmarks(xi, pi, pj))
@@ -216,7 +216,7 @@ class PairSampler:
         """Up to ``n`` fixed, un-augmented pairs, spread over the clips (open mouths for the mouth)."""
         rng = np.random.default_rng(seed)
         cand = self.rows
-        if self.region == "mouth":
+        if self.region != "face":
             open_rows = cand[self.data["opening"][cand] > VAL_MIN_OPENING]
             cand = open_rows if len(open_rows) else cand
         picks = np.sort(rng.choice(cand, size=min(n, len(cand)), replace=False))

@@ -154,14 +154,21 @@ class FDGAN(nn.Module):
     ``"fdgan1"`` (one row per level holding the mean write value, read by a
     residual add) or ``"adain"`` (the same one-row mean driving adaptive
     instance normalisation). ``lm_ch``: landmark image channels; ``cond_ch``:
-    extra translator conditioning channels (0 = none).
+    extra translator conditioning channels (0 = none). ``residual``: the
+    translator's last layer (zero at initialisation) is added to the first
+    three conditioning channels instead of passing through tanh, so an
+    untrained network returns the condition (clipped to [-1, 1]); it needs
+    ``cond_ch`` >= 3 (a deviation from the paper, for the inner mouth, where
+    the condition is the warped portrait).
     """
 
     def __init__(self, variant: str = "fdgan", lm_ch: int = 1, cond_ch: int = 0, widths=(32, 64, 128, 256),
-                 rows=(512, 256, 128, 64), tag: int = 32):
+                 rows=(512, 256, 128, 64), tag: int = 32, residual: bool = False):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if residual and cond_ch < 3:
+            raise ValueError("a residual FDGAN needs an image condition (cond_ch >= 3)")
         if len(widths) != len(rows):
             raise ValueError("widths and rows need one entry per level")
         self.variant, self.lm_ch, self.cond_ch = variant, lm_ch, cond_ch
@@ -182,6 +189,10 @@ class FDGAN(nn.Module):
         else:
             self.readers = nn.ModuleList(DictReader(w, r, tag) for w, r in zip(widths, self.rows))
         self.tr_flat, self.tr_up = _up_convs(widths, 3)
+        self.residual = bool(residual)
+        if self.residual:
+            nn.init.zeros_(self.tr_up[0].weight)
+            nn.init.zeros_(self.tr_up[0].bias)
 
     def write(self, src_img: torch.Tensor, src_lm: torch.Tensor) -> list[torch.Tensor]:
         """Extractor: src_img (B,3,H,W) in [-1,1], src_lm (B,lm_ch,H,W) in [0,1] ->
@@ -199,7 +210,8 @@ class FDGAN(nn.Module):
 
     def read(self, tgt_lm: torch.Tensor, dicts: list, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Translator: tgt_lm (B,lm_ch,H,W) in [0,1], ``dicts`` from :meth:`write`, cond
-        (B,cond_ch,H,W) when ``cond_ch`` > 0 -> image (B,3,H,W) in [-1,1] (tanh)."""
+        (B,cond_ch,H,W) when ``cond_ch`` > 0 -> image (B,3,H,W) in [-1,1] (tanh, or
+        with ``residual`` the condition's first three channels plus the last layer, clipped)."""
         if (cond is None) != (self.cond_ch == 0):
             raise ValueError(f"this FDGAN takes {self.cond_ch} conditioning channels; cond is {'missing' if cond is None else 'unexpected'}")
         inp = tgt_lm if cond is None else torch.cat([tgt_lm, cond], dim=1)
@@ -210,8 +222,11 @@ class FDGAN(nn.Module):
                 x = x + skips[k]
             x = self.tr_flat[k](self.readers[k](x, dicts[k]))
             x = self.tr_up[k](x)
-            x = torch.tanh(x) if k == 0 else F.leaky_relu(x, SLOPE)
-        return x
+            if k > 0:
+                x = F.leaky_relu(x, SLOPE)
+        if self.residual:
+            return torch.clamp(cond[:, :3] + x, -1.0, 1.0)
+        return torch.tanh(x)
 
     def forward(self, src_img, src_lm, tgt_lm, cond=None) -> torch.Tensor:
         """``read(tgt_lm, write(src_img, src_lm), cond)``: (B,3,H,W) in [-1,1]."""

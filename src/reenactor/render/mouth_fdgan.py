@@ -1,0 +1,96 @@
+"""The FD-GAN inner mouth (``--mouth fdgan``): input contract and runtime.
+
+The network is the seed paper's FD-GAN (:mod:`reenactor.train.fdgan_net`,
+trained by ``reenactor train fdgan --region lips --residual``), shipped as two
+ONNX graphs under one registry prefix (:data:`MODEL_NAME`):
+
+``<prefix>_extractor``
+    ``src_img`` (1, 3, S, S) float32 in [-1, 1]: the portrait's lips crop;
+    ``src_lm`` (1, C, S, S) float32 in [0, 1]: its landmark image
+    -> ``dict0`` .. ``dict3`` ((1, rows_k, width_k) float32), the portrait's
+    feature dictionaries. Run once per portrait.
+``<prefix>_translator``
+    ``tgt_lm`` (1, C, S, S): the target landmark image, ``dict0`` .. ``dict3``,
+    ``cond`` (1, 3, S, S) in [-1, 1]: the portrait's crop warped onto the
+    target landmarks -> ``img`` (1, 3, S, S) in [-1, 1], the target lips
+    crop. Run once per frame.
+
+S (the crop side) and C (landmark channels) are read from the graph's input
+shapes. The crop, the landmark image and the warp are those of training
+(:mod:`reenactor.render.landmark_image`, region ``"lips"``): a similarity that
+levels the outer eye corners, scaled from their distance and centred on the
+outer lips; the warp is piecewise affine over the face mesh, with the portrait's
+own inner mouth mapped into the target's lips. Only the inside of the target
+inner-lip contour is used by :class:`reenactor.render.mouth.MouthRenderer`.
+
+No torch here: onnxruntime only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reenactor.render import landmark_image as L
+
+#: Registry prefix of the shipped model (``<prefix>_extractor``, ``<prefix>_translator``).
+MODEL_NAME = "fdgan_lips"
+#: Crop geometry shared with training.
+REGION = "lips"
+
+
+def _unit(crop: np.ndarray) -> np.ndarray:
+    """(S, S, 3) uint8 -> (1, 3, S, S) float32 in [-1, 1]."""
+    return (crop.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0)[None]
+
+
+class FDGANMouthPainter:
+    """Paints the target lips crop from the portrait's dictionaries.
+
+    Args:
+        image: the portrait, HxWx3 uint8 RGB, in the space drawn on.
+        landmarks: (478, 2+) its landmarks in that space (x right, y down).
+        model: registry prefix (``MODEL_NAME``) or a folder holding
+            ``extractor.onnx`` and ``translator.onnx``.
+
+    Raises:
+        reenactor.errors.DependencyError: onnxruntime is missing.
+        reenactor.weights.WeightsError: a model file is missing or corrupt.
+    """
+
+    def __init__(self, image: np.ndarray, landmarks: np.ndarray, model: str = MODEL_NAME) -> None:
+        from pathlib import Path
+
+        from reenactor.weights import onnx_session
+
+        folder = Path(model)
+        if folder.is_dir():
+            ext, self.session = (onnx_session(folder / f"{p}.onnx") for p in ("extractor", "translator"))
+        else:
+            ext, self.session = (onnx_session(f"{model}_{p}") for p in ("extractor", "translator"))
+        shape = self.session.get_inputs()[0].shape  # tgt_lm (1, C, S, S)
+        self.channels, self.size = int(shape[1]), int(shape[2])
+        m = L.crop_affine(landmarks, REGION, self.size)
+        self.crop = L.crop_image(image, m, self.size)
+        self.points = L.to_crop(landmarks, m)
+        feeds = {"src_img": _unit(self.crop), "src_lm": L.landmark_image(self.points, self.size, self.channels)[None]}
+        names = [o.name for o in ext.get_outputs()]
+        self.dicts = dict(zip(names, ext.run(None, feeds)))
+
+    def paint(self, frame: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predict the lips crop for target landmarks.
+
+        Args:
+            frame: HxWx3 uint8 RGB frame being rendered (unused: the condition
+                is the portrait warped in crop space, exactly as in training;
+                kept for the painter interface).
+            target: (478, 2+) target landmarks in ``frame`` pixels.
+
+        Returns:
+            ((S, S, 3) float32 RGB 0..255 crop, (2, 3) image -> crop transform).
+        """
+        m = L.crop_affine(target, REGION, self.size)
+        pts = L.to_crop(target, m)
+        cond = L.warp_to_landmarks(self.crop, self.points, pts)
+        feeds = {"tgt_lm": L.landmark_image(pts, self.size, self.channels)[None], "cond": _unit(cond), **self.dicts}
+        y = self.session.run(None, feeds)[0][0]
+        return np.clip((y.transpose(1, 2, 0) + 1.0) * 127.5, 0, 255).astype(np.float32), m

@@ -1,0 +1,127 @@
+"""The FD-GAN inner mouth at run time (``--mouth fdgan``) and the self protocol's inner-mouth score."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from reenactor.face import topology as T
+from reenactor.render import landmark_image as L
+
+
+# ----------------------------------------------------------- inner-mouth score
+def _dlib_like_mouth(gap: float) -> np.ndarray:
+    """68 dlib-style points: eyes 100 px apart, a mouth 80 px wide with an inner gap of ``gap`` px."""
+    lm = np.zeros((68, 2))
+    lm[36:42] = [[150, 200]] * 6
+    lm[42:48] = [[250, 200]] * 6
+    lm[36], lm[39], lm[42], lm[45] = [135, 200], [165, 200], [235, 200], [265, 200]
+    xs = np.linspace(160, 240, 7)
+    lm[48:55] = np.c_[xs, np.full(7, 300.0)]
+    lm[54:60] = np.c_[np.linspace(240, 160, 7)[:6], np.full(6, 300.0)]
+    lm[60:65] = np.c_[np.linspace(170, 230, 5), 300.0 - np.array([0, gap, gap, gap, 0]) / 2]
+    lm[64:68] = np.c_[np.array([230, 215, 200, 185]), 300.0 + np.array([0, gap, gap, gap]) / 2]
+    lm[17:27] = np.c_[np.linspace(130, 270, 10), np.full(10, 170.0)]
+    return lm
+
+
+def test_inner_mouth_scores_identical_shifted_and_closed():
+    from reenactor.eval.mouth_region import inner_mouth_scores
+
+    rng = np.random.default_rng(0)
+    gt = rng.integers(0, 255, (400, 400, 3), np.uint8)
+    lm = _dlib_like_mouth(30.0)
+    same = inner_mouth_scores(gt.copy(), gt, lm)
+    assert same["mouth_l1"] == 0.0 and same["mouth_ssim"] == pytest.approx(1.0)
+    inside = np.zeros(gt.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(lm[60:68]).astype(np.int32)], 1)
+    outside_only = gt.copy()
+    outside_only[inside == 0] = 0  # differs only outside the inner lips
+    grey = gt.copy()
+    grey[inside.astype(bool)] = 128  # differs only inside
+    worse = inner_mouth_scores(grey, gt, lm)
+    assert worse["mouth_l1"] > 0.15 and worse["mouth_ssim"] < 0.5
+    # outside changes reach the score only through the crop's resampling at the contour
+    assert inner_mouth_scores(outside_only, gt, lm)["mouth_l1"] < 0.2 * worse["mouth_l1"]
+    assert inner_mouth_scores(gt, gt, _dlib_like_mouth(2.0)) is None  # closed mouth: not scored
+
+
+# --------------------------------------------------------------- the network
+@pytest.fixture(scope="module")
+def untrained_parts(tmp_path_factory):
+    """An untrained residual FD-GAN at 80 px exported as the runtime's two graphs (needs torch)."""
+    torch = pytest.importorskip("torch")
+    from reenactor.train.fdgan_net import FDGAN, export_onnx_parts
+
+    torch.manual_seed(0)
+    gen = FDGAN("fdgan", lm_ch=1, cond_ch=3, residual=True)
+    folder = tmp_path_factory.mktemp("fdgan_parts")
+    export_onnx_parts(gen, folder, 80)
+    return folder
+
+
+def test_residual_fdgan_starts_as_its_condition():
+    torch = pytest.importorskip("torch")
+    from reenactor.train.fdgan_net import FDGAN
+
+    gen = FDGAN("fdgan", lm_ch=1, cond_ch=3, residual=True).eval()
+    cond = torch.rand(2, 3, 64, 64) * 2.4 - 1.2
+    with torch.no_grad():
+        out = gen(torch.rand(2, 3, 64, 64), torch.rand(2, 1, 64, 64), torch.rand(2, 1, 64, 64), cond)
+    assert torch.equal(out, cond.clamp(-1, 1))
+    with pytest.raises(ValueError, match="condition"):
+        FDGAN("fdgan", cond_ch=0, residual=True)
+
+
+def _opened(portrait) -> np.ndarray:
+    """Target landmarks of a prepared portrait with the mouth wide open (crop pixels)."""
+    from reenactor.motion.templates import ExpressionBasis, MotionParams
+
+    return ExpressionBasis(portrait.rig).landmarks(MotionParams(mouth_open=1.0))
+
+
+def test_painter_runs_the_contract_of_training(untrained_parts, prepared):
+    """Untrained and residual, the painter returns exactly the training condition: the portrait warped in crop space."""
+    from reenactor.render.mouth_fdgan import REGION, FDGANMouthPainter
+
+    img, lm = prepared.crop_image, prepared.crop_landmarks
+    painter = FDGANMouthPainter(img, lm, str(untrained_parts))
+    assert (painter.size, painter.channels) == (80, 1)
+    target = _opened(prepared)
+    crop, m = painter.paint(img, target)
+    assert crop.shape == (80, 80, 3) and crop.dtype == np.float32
+    np.testing.assert_allclose(m, L.crop_affine(target, REGION, 80))
+    src_m = L.crop_affine(lm, REGION, 80)
+    cond = L.warp_to_landmarks(L.crop_image(img, src_m, 80), L.to_crop(lm, src_m), L.to_crop(target, m))
+    assert np.abs(crop - cond.astype(np.float32)).max() <= 1.0
+
+
+def test_mouth_fdgan_renders_through_the_pipeline(untrained_parts, astronaut):
+    from reenactor.api import Reenactor
+    from reenactor.config import ReenactorConfig
+    from reenactor.motion.templates import ExpressionBasis, MotionParams
+
+    cfg = ReenactorConfig()
+    outs = {}
+    for mode in ("off", "fdgan"):
+        r = Reenactor(replace(cfg, render=replace(cfg.render, mouth=mode, fdgan_model=str(untrained_parts))))
+        p = r.prepare(astronaut)
+        target = ExpressionBasis(p.rig).landmarks(MotionParams(mouth_open=1.0))
+        outs[mode] = r.render(p, target, None, crop_output=True)
+    assert outs["fdgan"].shape == outs["off"].shape
+    diff = np.abs(outs["fdgan"].astype(int) - outs["off"].astype(int)).max(axis=2)
+    assert diff.max() > 10  # the opening is repainted (from the warped crop, not the renderer's warp)
+    ys, xs = np.nonzero(diff > 10)
+    mouth = target[list(T.OUTER_LIP_LOOP), :2]
+    assert xs.min() >= mouth[:, 0].min() - 4 and xs.max() <= mouth[:, 0].max() + 4  # only at the mouth
+
+
+def test_missing_fdgan_model_is_a_clear_error(tmp_path):
+    from reenactor.render.mouth_fdgan import FDGANMouthPainter
+    from reenactor.weights import WeightsError
+
+    with pytest.raises(WeightsError, match="no shipped model"):
+        FDGANMouthPainter(np.zeros((64, 64, 3), np.uint8), np.zeros((478, 3)), "no_such_model")
