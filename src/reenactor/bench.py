@@ -50,7 +50,7 @@ def _resized(image, side: int | None):
 
 def run_bench(
     driving: Path | None = None, source: Path | None = None, frames: int = 150, work_size: int = 512, portrait_side: int | None = None,
-    driver_minutes: float | None = None,
+    driver_minutes: float | None = None, mouth_models: bool = False,
 ) -> dict:
     """Run the whole pipeline once and time every stage.
 
@@ -107,6 +107,11 @@ def run_bench(
         report["driver_minutes"] = driver_minutes
         report["rss_samples"] = [dict(zip(("pass", "frame", "rss_mb", "peak_rss_mb"), s)) for s in sampler.samples]
     report["text"] = _text(report, ms, n, work_size) + ("\n" + "\n".join(sampler.lines()) if sampler else "")
+    if mouth_models:
+        from reenactor.bench_models import mouth_model_lines, mouth_model_times
+
+        report["mouth_models"] = mouth_model_times(portrait)
+        report["text"] += "\n" + "\n".join(mouth_model_lines(report["mouth_models"]))
     return report
 
 

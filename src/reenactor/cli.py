@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bring the portrait's longer side to N px (e.g. 640,4000: one run per size, each in its own process, compared)")
     b.add_argument("--driver-minutes", type=_positive_minutes, default=None, metavar="M",
                    help="loop the driver clip to M minutes instead of --frames, and print the memory along the run")
+    b.add_argument("--mouth-models", action="store_true",
+                   help="also time the learned inner-mouth networks (learned, fdgan) per frame")
 
     try:
         from reenactor.eval.cli import add_eval_parser
@@ -332,7 +334,7 @@ def cmd_bench(args) -> int:
         report = compare_sizes(args, sizes)
     else:
         report = run_bench(driving=args.driving, source=args.source, frames=args.frames, work_size=args.work_size, portrait_side=sizes[0],
-                           driver_minutes=args.driver_minutes)
+                           driver_minutes=args.driver_minutes, mouth_models=args.mouth_models)
     print(report["text"])
     if args.json:
         _write_stats(args.json, {k: v for k, v in report.items() if k != "text"})
