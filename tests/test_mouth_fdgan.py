@@ -125,3 +125,23 @@ def test_missing_fdgan_model_is_a_clear_error(tmp_path):
 
     with pytest.raises(WeightsError, match="no shipped model"):
         FDGANMouthPainter(np.zeros((64, 64, 3), np.uint8), np.zeros((478, 3)), "no_such_model")
+
+
+def test_shipped_fdgan_mouth_is_registered_and_paints(prepared):
+    """The shipped parts pass their checksums, carry their cards, and paint an 80 px crop near the warp."""
+    from reenactor.render.mouth_fdgan import MODEL_NAME, REGION, FDGANMouthPainter
+    from reenactor.weights import weight_card, weight_path
+
+    for part in ("extractor", "translator"):
+        assert weight_path(f"{MODEL_NAME}_{part}").stat().st_size < 20_000_000
+        card = weight_card(f"{MODEL_NAME}_{part}")
+        assert card["config"]["region"] == REGION and card["config"]["residual"] is True
+        assert card["parts"]["onnx_parts_max_abs_diff_vs_torch"] < 1e-4
+    img, lm = prepared.crop_image, prepared.crop_landmarks
+    painter = FDGANMouthPainter(img, lm)
+    target = _opened(prepared)
+    crop, m = painter.paint(img, target)
+    src_m = L.crop_affine(lm, REGION, painter.size)
+    cond = L.warp_to_landmarks(L.crop_image(img, src_m, painter.size), L.to_crop(lm, src_m), L.to_crop(target, m))
+    diff = np.abs(crop - cond.astype(np.float32))
+    assert np.isfinite(crop).all() and 0 < diff.mean() < 40  # a residual on the warp, not noise

@@ -103,16 +103,23 @@ def run_bench(
         "peak_rss_mb": round(_peak_mb(), 1),
         "cpu_count": os.cpu_count(),
     }
+    _extras(report, sampler, driver_minutes, portrait if mouth_models else None)
+    report["text"] = _text(report, ms, n, work_size) + "".join("\n" + "\n".join(x) for x in report.pop("_lines"))
+    return report
+
+
+def _extras(report: dict, sampler, driver_minutes, portrait) -> None:
+    """Add the long-driver memory samples and the mouth-model timings (when asked) to ``report``."""
+    report["_lines"] = []
     if sampler is not None:
         report["driver_minutes"] = driver_minutes
         report["rss_samples"] = [dict(zip(("pass", "frame", "rss_mb", "peak_rss_mb"), s)) for s in sampler.samples]
-    report["text"] = _text(report, ms, n, work_size) + ("\n" + "\n".join(sampler.lines()) if sampler else "")
-    if mouth_models:
+        report["_lines"].append(sampler.lines())
+    if portrait is not None:
         from reenactor.bench_models import mouth_model_lines, mouth_model_times
 
         report["mouth_models"] = mouth_model_times(portrait)
-        report["text"] += "\n" + "\n".join(mouth_model_lines(report["mouth_models"]))
-    return report
+        report["_lines"].append(mouth_model_lines(report["mouth_models"]))
 
 
 def _drive(r, portrait, driving: Path | None, frames: int, tmp: Path, driver_minutes: float | None):

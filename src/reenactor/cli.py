@@ -129,6 +129,22 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def _add_bench_parser(sub) -> None:
+    """The ``bench`` subcommand's options."""
+    b = sub.add_parser("bench", help="measure speed and memory per stage")
+    b.add_argument("--driving", "-d", type=Path, default=None, help="driving clip (default: a real 512x512 clip from ../shared/data, else a rendered one)")
+    b.add_argument("--source", "-s", type=Path, default=None, help="portrait (default: the astronaut)")
+    b.add_argument("--frames", type=_positive_int, default=150, help="frames to run (default 150)")
+    b.add_argument("--work-size", type=_work_size, default=512)
+    b.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
+    b.add_argument("--portrait-size", type=_sizes, default=None, metavar="N[,N...]",
+                   help="bring the portrait's longer side to N px (e.g. 640,4000: one run per size, each in its own process, compared)")
+    b.add_argument("--driver-minutes", type=_positive_minutes, default=None, metavar="M",
+                   help="loop the driver clip to M minutes instead of --frames, and print the memory along the run")
+    b.add_argument("--mouth-models", action="store_true",
+                   help="also time the learned inner-mouth networks (learned, fdgan) per frame")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reenactor",
@@ -161,18 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--motion", choices=TEMPLATE_NAMES, default="demo", help="built-in motion (default demo)")
     _add_render_options(d)
 
-    b = sub.add_parser("bench", help="measure speed and memory per stage")
-    b.add_argument("--driving", "-d", type=Path, default=None, help="driving clip (default: a real 512x512 clip from ../shared/data, else a rendered one)")
-    b.add_argument("--source", "-s", type=Path, default=None, help="portrait (default: the astronaut)")
-    b.add_argument("--frames", type=_positive_int, default=150, help="frames to run (default 150)")
-    b.add_argument("--work-size", type=_work_size, default=512)
-    b.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
-    b.add_argument("--portrait-size", type=_sizes, default=None, metavar="N[,N...]",
-                   help="bring the portrait's longer side to N px (e.g. 640,4000: one run per size, each in its own process, compared)")
-    b.add_argument("--driver-minutes", type=_positive_minutes, default=None, metavar="M",
-                   help="loop the driver clip to M minutes instead of --frames, and print the memory along the run")
-    b.add_argument("--mouth-models", action="store_true",
-                   help="also time the learned inner-mouth networks (learned, fdgan) per frame")
+    _add_bench_parser(sub)
 
     try:
         from reenactor.eval.cli import add_eval_parser

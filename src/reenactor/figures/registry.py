@@ -60,11 +60,17 @@ FIGURES: tuple[Figure, ...] = (
            "mouth.md: driver vs learned inner mouths on held-out drivers", quality=85),
     Figure("mouth_curve", "mouth/val_curve.png", "reenactor.figures.features:mouth_curve",
            "mouth.md: the mouth model's validation curve, from its weight card", needs_data=False),
+    Figure("fdgan_mouth_strip", "fdgan/mouth_strip.jpg", "reenactor.figures.mouths:fdgan_mouth_strip",
+           "fdgan.md: every inner-mouth mode on a moustache, a painting, a scream, a portrait with teeth, a small driver",
+           quality=88),
 )
 
 #: (glob under docs/, the command that writes those pictures, what they are).
 MADE_ELSEWHERE: tuple[tuple[str, str, str], ...] = (
     ("benchmarks/*.jpg", "bash scripts/make_benchmarks.sh", "eval report: per-item frame strips"),
+    ("fdgan/ablation.jpg", "scripts/fdgan_ablation.py --runs RUN_FDGAN RUN_FDGAN1 RUN_ADAIN --figure F.png (then JPEG)",
+     "fdgan.md: the Table 3 ablation's sample pairs"),
+    ("fdgan/curve_*.png", "reenactor train fdgan (curve.png in its --out folder)", "fdgan.md: training and validation curves of the FD-GAN runs"),
     ("benchmarks/*.png", "bash scripts/make_benchmarks.sh", "eval report: pose and expression curves"),
     ("benchmarks/regions/*.jpg", "bash scripts/make_benchmarks.sh", "eval report: mouth, eye and background region views"),
     ("ldnet/*.png", "bash scripts/make_ldnet_doc.sh", "LD-Net report: training and identity curves"),

@@ -45,6 +45,10 @@ class WeightSpec:
 _MODELS = (
     ("mouth", "1a0bbf6a80b747fde865c6665847836a94eaf643e9c3f96deacd3fe385cb2541",
      "inner-mouth painter (reenactor train mouth; see reenactor.render.mouth_learned)"),
+    ("fdgan_lips_extractor", "e8f37629487322371ecb886a519737a2a5a3fc940bc309380f99e9bbb15a52d0",
+     "FD-GAN extractor, 80 px lips crop, once per portrait (reenactor train fdgan --region lips --residual; reenactor.render.mouth_fdgan)"),
+    ("fdgan_lips_translator", "3f6aab8dc727647c46760d080c0e7f74c460335849640cd03494cdd07ae10c30",
+     "FD-GAN translator, 80 px lips crop, once per frame (reenactor train fdgan --region lips --residual; reenactor.render.mouth_fdgan)"),
     ("ldnet", "e970ae8daf186eb7abdff9dcb2fb6ef66f444bec000a26676730961a8e34e2e6",
      "LD-Net E_I + E_P + G (reenactor train ldnet; see reenactor.motion.ldnet, docs/ldnet.md)"),
     ("directions.npz", "364de823ad961b10fc9855d8c915291cf21438f79317f8bff7a5ad042e0e6f51",
