@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--figure", type=Path, help="write a PNG grid source | target | each variant here")
     args = p.parse_args(argv)
 
-    from reenactor.errors import InputError, ReenactorError
+    from reenactor.errors import DependencyError, InputError, ReenactorError
 
     try:
         if args.pairs < 2:
@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         for out in (args.json, args.markdown, args.figure):
             if out is not None:
                 out.parent.mkdir(parents=True, exist_ok=True)
-        import torch
+        try:
+            import torch
+        except ImportError as exc:
+            raise DependencyError("the ablation needs torch: pip install 'reenactor[train]'") from exc
 
         from reenactor.train import fdgan_ablation as A
 
