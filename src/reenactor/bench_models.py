@@ -36,35 +36,24 @@ def mouth_model_times(portrait, runs: int = 50) -> dict[str, dict]:
     from reenactor.errors import ReenactorError
     from reenactor.motion.templates import ExpressionBasis, MotionParams
     from reenactor.render.mouth_fdgan import FDGANMouthPainter
-    from reenactor.render.mouth_learned import LearnedMouthPainter, appearance, crop_mouth, lip_points, mouth_affine, net_input, shape_channels
+    from reenactor.render.mouth_learned import LearnedMouthPainter, appearance
 
     img, lm = portrait.crop_image, portrait.crop_landmarks
     target = ExpressionBasis(portrait.rig).landmarks(MotionParams(mouth_open=1.0))
     out: dict[str, dict] = {}
-    try:
-        learned = LearnedMouthPainter(appearance(img, lm))
-        m = mouth_affine(target)
-        x = net_input(crop_mouth(img, m), shape_channels(lip_points(target, m)), learned.cond)[None]
-        out["learned"] = {"network_ms": _median_ms(lambda: learned.session.run(None, {learned.input_name: x}), runs),
-                          "painter_ms": _median_ms(lambda: learned.paint(img, target), runs)}
-    except ReenactorError as exc:
-        out["learned"] = {"error": str(exc)}
-    try:
-        t0 = time.perf_counter()
-        fd = FDGANMouthPainter(img, lm)
-        once = round(1000.0 * (time.perf_counter() - t0), 1)
-        from reenactor.render import landmark_image as L
-        from reenactor.render.mouth_fdgan import REGION, _unit
-
-        mt = L.crop_affine(target, REGION, fd.size)
-        pts = L.to_crop(target, mt)
-        feeds = {"tgt_lm": L.landmark_image(pts, fd.size, fd.channels)[None],
-                 "cond": _unit(L.warp_to_landmarks(fd.crop, fd.points, pts)), **fd.dicts}
-        out["fdgan"] = {"crop_px": fd.size, "per_portrait_ms": once,
-                        "network_ms": _median_ms(lambda: fd.session.run(None, feeds), runs),
-                        "painter_ms": _median_ms(lambda: fd.paint(img, target), runs)}
-    except ReenactorError as exc:
-        out["fdgan"] = {"error": str(exc)}
+    painters = (("learned", lambda: LearnedMouthPainter(appearance(img, lm))), ("fdgan", lambda: FDGANMouthPainter(img, lm)))
+    for name, make in painters:
+        try:
+            t0 = time.perf_counter()
+            painter = make()
+            once = round(1000.0 * (time.perf_counter() - t0), 1)
+            feeds, _ = painter.inputs(target) if name == "fdgan" else painter.inputs(img, target)
+            out[name] = {"network_ms": _median_ms(lambda: painter.session.run(None, feeds), runs),
+                         "painter_ms": _median_ms(lambda: painter.paint(img, target), runs)}
+            if name == "fdgan":
+                out[name] |= {"crop_px": painter.size, "per_portrait_ms": once}
+        except ReenactorError as exc:
+            out[name] = {"error": str(exc)}
     return out
 
 

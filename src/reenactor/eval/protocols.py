@@ -17,8 +17,8 @@ import numpy as np
 
 from reenactor.eval import metrics as M
 from reenactor.eval.dlibface import FaceMeasurement
-from reenactor.eval.mouth_region import inner_mouth_scores
 from reenactor.eval.imageops import crop_points, crop_square, fit_box, match_size, square_box_around
+from reenactor.eval.mouth_region import inner_mouth_scores
 from reenactor.eval.pose import estimate_pose, euler_deg, geodesic_deg, relative_rotation
 
 NAN = float("nan")

@@ -76,6 +76,13 @@ class FDGANMouthPainter:
         names = [o.name for o in ext.get_outputs()]
         self.dicts = dict(zip(names, ext.run(None, feeds)))
 
+    def inputs(self, target: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The translator's feeds for target landmarks ((478, 2+) frame pixels), and the image -> crop transform."""
+        m = L.crop_affine(target, REGION, self.size)
+        pts = L.to_crop(target, m)
+        cond = L.warp_to_landmarks(self.crop, self.points, pts)
+        return {"tgt_lm": L.landmark_image(pts, self.size, self.channels)[None], "cond": _unit(cond), **self.dicts}, m
+
     def paint(self, frame: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predict the lips crop for target landmarks.
 
@@ -88,9 +95,6 @@ class FDGANMouthPainter:
         Returns:
             ((S, S, 3) float32 RGB 0..255 crop, (2, 3) image -> crop transform).
         """
-        m = L.crop_affine(target, REGION, self.size)
-        pts = L.to_crop(target, m)
-        cond = L.warp_to_landmarks(self.crop, self.points, pts)
-        feeds = {"tgt_lm": L.landmark_image(pts, self.size, self.channels)[None], "cond": _unit(cond), **self.dicts}
+        feeds, m = self.inputs(target)
         y = self.session.run(None, feeds)[0][0]
         return np.clip((y.transpose(1, 2, 0) + 1.0) * 127.5, 0, 255).astype(np.float32), m

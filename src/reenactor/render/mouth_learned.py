@@ -191,6 +191,12 @@ class LearnedMouthPainter:
         self.session = onnx_session(model, threads=1)
         self.input_name = self.session.get_inputs()[0].name
 
+    def inputs(self, frame: np.ndarray, target: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The network's feed ((1, 13, 64, 80) float32) for a frame and target landmarks, and the image -> crop transform."""
+        m = mouth_affine(target)
+        x = net_input(crop_mouth(frame, m), shape_channels(lip_points(target, m)), self.cond)[None]
+        return {self.input_name: x}, m
+
     def paint(self, frame: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predict the inner mouth for target landmarks on a rendered frame.
 
@@ -202,8 +208,6 @@ class LearnedMouthPainter:
             ((64, 80, 3) float32 RGB 0..255 painted crop, (2, 3) image -> crop
             transform). Only the inner-lip area of the crop is meaningful.
         """
-        m = mouth_affine(target)
-        crop = crop_mouth(frame, m)
-        x = net_input(crop, shape_channels(lip_points(target, m)), self.cond)[None]
-        y = self.session.run(None, {self.input_name: x})[0][0]
+        feeds, m = self.inputs(frame, target)
+        y = self.session.run(None, feeds)[0][0]
         return np.clip(y.transpose(1, 2, 0) * 255.0, 0, 255).astype(np.float32), m
