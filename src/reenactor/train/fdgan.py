@@ -56,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=128, help="crop side in pixels, a multiple of 16 (default 128)")
     p.add_argument("--lm-channels", type=int, choices=(1, 3), default=1, help="landmark image channels (see reenactor.render.landmark_image)")
     p.add_argument("--residual", action="store_true", help="translator predicts a change added to the warped condition (needs --cond warp)")
-    p.add_argument("--cond", choices=("auto", "warp", "none"), default="auto", help="translator condition: the source warped onto the target landmarks (auto: warp for mouth, none for face)")
+    p.add_argument("--cond", choices=("auto", "warp", "none"), default="auto", help="translator condition: the source warped onto the target landmarks (auto: warp for mouth and lips, none for face)")
     p.add_argument("--frames-per-clip", type=int, default=160, help="frames cropped per clip, evenly spaced (default 160)")
     p.add_argument("--steps", type=int, default=None, help="total training steps to reach")
     p.add_argument("--minutes", type=float, default=None, help=f"wall-clock minutes for this invocation (default {DEFAULT_MINUTES:g} when no --steps)")
