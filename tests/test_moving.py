@@ -76,3 +76,73 @@ def test_a_small_picture_is_one_block():
     crop, roi = _picture(1.0)  # the crop's footprint is about S x S pixels
     boxes = moving_boxes(crop, _blob((40.0, 70.0), 10.0, 2.0), roi)
     assert boxes == [roi]
+
+
+def _cover():
+    """A 200x160 layer region at (30, 20): background (alpha 0) left of x=60, a soft edge to x=80, opaque beyond."""
+    from reenactor.render.moving import LayerCover
+
+    h, w = 160, 200
+    alpha = np.zeros((h, w), np.uint8)
+    alpha[:, 60:80] = 128
+    alpha[:, 80:] = 255
+    plate = np.full((h, w, 3), 90, np.uint8)
+    picture = plate.copy()
+    picture[:, 60:] = 200
+    picture[140:150, 10:14] = 30  # a background pixel the plate does not reproduce
+    return LayerCover(alpha, plate, picture, at=(30, 20))
+
+
+def test_layer_cover_kinds():
+    from reenactor.render.moving import MIXED, OPAQUE, STILL
+
+    cover = _cover()
+    ax, ay = 30, 20
+
+    def kind(box, src):
+        b = np.array([[box[0] + ax, box[1] + ay, box[2] + ax, box[3] + ay]])
+        s = np.array([[src[0] + ax, src[1] + ay, src[2] + ax, src[3] + ay]], float)
+        return int(cover.kinds(b, s)[0])
+
+    assert kind((0, 0, 40, 40), (0, 0, 45, 45)) == STILL  # background sampling background
+    assert kind((0, 0, 40, 40), (0, 0, 62, 45)) == MIXED  # its sources reach the soft edge
+    assert kind((0, 130, 16, 156), (0, 130, 16, 156)) == MIXED  # the plate differs from the picture there
+    assert kind((100, 0, 150, 40), (90, 0, 160, 40)) == OPAQUE  # inside the person
+    assert kind((100, 0, 150, 40), (70, 0, 160, 40)) == MIXED
+    # Sources past the region's right edge reflect back into the opaque part; past the left edge
+    # they reflect into the background, but the person's soft edge is not among them.
+    assert kind((180, 0, 200, 40), (170, 0, 215, 40)) == OPAQUE
+    assert kind((0, 0, 20, 40), (-25, 0, 20, 40)) == STILL
+    assert kind((0, 0, 20, 40), (-70, 0, 20, 40)) == MIXED  # reflected up to x=70
+
+
+def test_layers_draw_the_same_with_and_without_the_cover(astronaut, monkeypatch):
+    """Skipping still blocks and drawing opaque ones without the plate changes no pixel beyond
+    rounding (a band's displacement is resampled from a different corner, 1/1024 px)."""
+    import reenactor.render.compositor as compositor
+    import reenactor.render.moving as moving_module
+    from reenactor.api import Reenactor
+    from reenactor.motion.templates import template
+
+    monkeypatch.setattr(moving_module, "SMALL_PICTURE", 1 << 18)  # the crop's footprint is 1.1 MP: blocks of 64 px
+    monkeypatch.setattr(moving_module, "BLOCK_PIXELS", 64)
+    big = cv2.resize(astronaut, (1600, 1600), interpolation=cv2.INTER_CUBIC)
+    r = Reenactor()
+    prepared = r.prepare(big)
+    params = template("shake", 25.0)
+    frames = {}
+    real = compositor.moving_runs
+    kinds = []
+
+    def spy(crop, disp, roi, cover=None):
+        runs = real(crop, disp, roi, cover)
+        kinds.extend(k for _, k in runs)
+        return runs
+
+    for name, runs in (("cover", spy), ("plain", lambda crop, disp, roi, cover=None: real(crop, disp, roi, None))):
+        monkeypatch.setattr(compositor, "moving_runs", runs)
+        frames[name] = list(r.animate_params(prepared, [params[6], params[18]]))
+    assert {"opaque", "mixed"} <= set(kinds)
+    for a, b in zip(frames["cover"], frames["plain"], strict=True):
+        d = np.abs(a.astype(np.int16) - b).max(axis=2)
+        assert np.mean(d > 2) < 1e-4 and d.max() <= 24

@@ -55,3 +55,21 @@ def test_cli_max_size(tmp_path, capsys):
         assert record.get("portrait_scaled_from") == ([512, 512] if flag == "256" else None)
     err = capsys.readouterr().err
     assert "preparing the portrait" in err and "rendering at 256x256" in err
+
+
+def test_a_capped_video_is_drawn_at_its_size(tmp_path, prepared, monkeypatch):
+    """Above the cap the portrait is fitted once (Reenactor.fit), not every frame shrunk."""
+    import reenactor.pipeline as pipeline
+
+    cfg = ReenactorConfig()
+    small = Reenactor(replace(cfg, output=replace(cfg.output, max_size=256)))
+    fitted = small.fit(prepared, (256, 256))
+    assert fitted.size == (256, 256) and small.fit(prepared, (256, 256)) is fitted
+    assert small.fit(prepared, (511, 511)) is small.bind(prepared)  # odd sizes are cut, not resampled
+    # Pixel centres kept: x' = (x + 0.5) / 2 - 0.5.
+    assert fitted.landmarks[:, :2] == pytest.approx((prepared.landmarks[:, :2] + 0.5) / 2 - 0.5)
+    seen = []
+    real = pipeline.fit_frame
+    monkeypatch.setattr(pipeline, "fit_frame", lambda frame, w, h: seen.append(frame.shape) or real(frame, w, h))
+    animate_template(small, prepared, "blink", tmp_path / "s.mp4", max_frames=3)
+    assert seen == [(256, 256, 3)] * 3

@@ -41,7 +41,7 @@ from reenactor.motion.templates import ExpressionBasis, MotionParams
 from reenactor.render.compositor import Compositor
 from reenactor.render.crop import CropTransform
 from reenactor.render.mouth import MouthPatch
-from reenactor.stages import StageTimer, even_size, progress_bar, video_size
+from reenactor.stages import StageTimer, even_size, fitted_inputs, progress_bar, video_size
 from reenactor.tracking import DriverTrack, fill_lost, pick_reference, track_driver
 
 __all__ = ["Reenactor", "PreparedPortrait", "DriverTrack", "LiveSession", "StageTimer", "fill_lost",
@@ -155,6 +155,27 @@ class Reenactor:
         view = portrait._views.get(cfg)
         if view is None:
             view = portrait._views[cfg] = self._derive(portrait.image, portrait.landmarks, portrait.faces)
+        return view
+
+    def fit(self, portrait: PreparedPortrait, size: tuple[int, int]) -> PreparedPortrait:
+        """``portrait`` (bound to this renderer) brought down to ``size`` (width, height).
+
+        The picture is area-averaged once and its landmarks scaled with it
+        (pixel centres kept), so a video capped below the portrait's size is
+        drawn at that size instead of drawn large and shrunk every frame. The
+        portrait itself when ``size`` is at most a pixel smaller (odd sizes are
+        cut, not resampled). Made once and kept with the portrait; the face is
+        not searched again. Target landmarks must come from the returned
+        portrait's crop.
+        """
+        portrait = self.bind(portrait)
+        (w, h), (fw, fh) = portrait.size, (int(size[0]), int(size[1]))
+        if w - fw <= 1 and h - fh <= 1:
+            return portrait
+        key = ("fit", self.config.render, fw, fh)
+        view = portrait._views.get(key)
+        if view is None:
+            view = portrait._views[key] = self._derive(*fitted_inputs(portrait.image, portrait.landmarks, (fw, fh)), portrait.faces)
         return view
 
     def _bound_for_render(self, portrait: PreparedPortrait) -> PreparedPortrait:

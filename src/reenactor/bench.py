@@ -66,7 +66,7 @@ def run_bench(
     """
     from skimage import data
 
-    from reenactor.api import Reenactor
+    from reenactor.api import Reenactor, video_size
     from reenactor.config import ReenactorConfig
     from reenactor.io.image import read_image
 
@@ -77,7 +77,8 @@ def run_bench(
     image = _resized(read_image(source, what="portrait") if source else data.astronaut(), portrait_side)
     t0 = time.perf_counter()
     portrait = r.prepare(image)
-    r._space(portrait, crop_output=False)  # per-portrait layers (irises, mouth, person/background)
+    # Per-portrait layers (irises, mouth, person/background), at the size the video is drawn.
+    r._space(r.fit(portrait, video_size(r, portrait, False)), crop_output=False)
     prepare_ms = (time.perf_counter() - t0) * 1000
     with tempfile.TemporaryDirectory(prefix="reenactor-bench-") as tmp:
         t_file = time.perf_counter()

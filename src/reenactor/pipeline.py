@@ -27,13 +27,12 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-import cv2
-
 from reenactor.api import PreparedPortrait, Reenactor, StageTimer, even_size, progress_bar, video_size
 from reenactor.errors import NoFaceError, OutputError
 from reenactor.face.topology import inter_ocular
 from reenactor.motion.ldnet import make_retargeter
 from reenactor.render.mouth import MouthPatch, extract_mouth_patch
+from reenactor.stages import finish_frame, fit_frame
 
 Target = tuple[np.ndarray | None, MouthPatch | None]
 
@@ -248,23 +247,6 @@ class LiveSource(Source):
         self.detector.close()
 
 
-def finish_frame(frame: np.ndarray, output_cfg) -> np.ndarray:
-    """The frame as written: with the visible label when ``output_cfg.watermark`` is set."""
-    if not output_cfg.watermark:
-        return frame
-    from reenactor.render.watermark import watermark
-
-    return watermark(frame)
-
-
-def fit_frame(frame: np.ndarray, w: int, h: int) -> np.ndarray:
-    """``frame`` at (w, h): its top-left when it is at most a pixel larger (odd sizes), else resized."""
-    fh, fw = frame.shape[:2]
-    if fw - w <= 1 and fh - h <= 1:
-        return np.ascontiguousarray(frame[:h, :w])
-    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-
-
 class Sink:
     """Takes the rendered frames. ``open`` gets the renderer, portrait and source."""
 
@@ -278,6 +260,11 @@ class Sink:
 
     def close(self, abort: bool = False) -> None:
         """Finish (or, with ``abort``, drop) the output."""
+
+    def frame_size(self, reenactor: Reenactor, portrait: PreparedPortrait, crop_output: bool) -> tuple[int, int] | None:
+        """(width, height) this sink keeps of a full-portrait frame, when it keeps less
+        than the portrait (:func:`run` then draws a fitted portrait); None keeps all."""
+        return None
 
 
 class VideoSink(Sink):
@@ -304,6 +291,9 @@ class VideoSink(Sink):
 
     def write(self, frame):
         self._writer.put(finish_frame(fit_frame(frame, *self.size), self._out))
+
+    def frame_size(self, reenactor, portrait, crop_output):
+        return None if crop_output else video_size(reenactor, portrait, crop_output)
 
     def close(self, abort=False):
         try:
@@ -365,8 +355,11 @@ def run(reenactor: Reenactor, portrait: PreparedPortrait, source: Source, sink: 
         time to the first written frame, output size, audio, and the
         source's own (faces lost, reference frame, ...).
     """
-    portrait = reenactor.bind(portrait)
     timer, t_start = StageTimer(), time.perf_counter()
+    portrait = reenactor.bind(portrait)
+    size = sink.frame_size(reenactor, portrait, crop_output)
+    if size is not None:  # drawn at the size written, not shrunk every frame
+        portrait = reenactor.fit(portrait, size)
     total = source.open(reenactor, portrait, timer, progress)
     sink.open(reenactor, portrait, crop_output, source, timer)
     n = 0

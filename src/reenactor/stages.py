@@ -1,6 +1,8 @@
 """Bookkeeping of a rendering job, outside the pixel path: per-stage timing
 (:class:`StageTimer`), the terminal progress bar (:func:`progress_bar`) and the
-size of the video written for a portrait (:func:`even_size`, :func:`video_size`).
+size of the video written for a portrait (:func:`even_size`, :func:`video_size`),
+and the frame fitting of the sinks (:func:`fit_frame`, :func:`finish_frame`,
+:func:`fitted_inputs`).
 
 :mod:`reenactor.api` re-exports these names; :mod:`reenactor.pipeline` uses them.
 """
@@ -12,10 +14,13 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+import cv2
+import numpy as np
+
 if TYPE_CHECKING:
     from reenactor.api import PreparedPortrait, Reenactor
 
-__all__ = ["StageTimer", "progress_bar", "even_size", "video_size"]
+__all__ = ["StageTimer", "progress_bar", "even_size", "video_size", "fit_frame", "finish_frame", "fitted_inputs"]
 
 
 class StageTimer:
@@ -61,3 +66,32 @@ def progress_bar(total: int | None, desc: str, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=False)
+
+
+def finish_frame(frame: np.ndarray, output_cfg) -> np.ndarray:
+    """The frame as written: with the visible label when ``output_cfg.watermark`` is set."""
+    if not output_cfg.watermark:
+        return frame
+    from reenactor.render.watermark import watermark
+
+    return watermark(frame)
+
+
+def fit_frame(frame: np.ndarray, w: int, h: int) -> np.ndarray:
+    """``frame`` at (w, h): its top-left when it is at most a pixel larger (odd sizes), else resized."""
+    fh, fw = frame.shape[:2]
+    if fw - w <= 1 and fh - h <= 1:
+        return np.ascontiguousarray(frame[:h, :w])
+    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def fitted_inputs(image: np.ndarray, landmarks: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A portrait picture (HxWx3 uint8) area-averaged to ``size`` (width, height), and its
+    (N, 3) image-pixel landmarks moved with it (pixel centres kept; z scaled by the mean factor)."""
+    h, w = image.shape[:2]
+    fx, fy = size[0] / w, size[1] / h
+    lm = np.array(landmarks, dtype=np.float64)
+    lm[:, 0] = (lm[:, 0] + 0.5) * fx - 0.5
+    lm[:, 1] = (lm[:, 1] + 0.5) * fy - 0.5
+    lm[:, 2:] *= 0.5 * (fx + fy)
+    return cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA), lm

@@ -28,7 +28,7 @@ from reenactor.render.eyes import EyeRenderer
 from reenactor.render.layers import PortraitLayers, build_layers
 from reenactor.render.lids import measure_lash_lines, paint_lash_lines, smooth_stretched_lids
 from reenactor.render.mouth import MouthPatch, MouthRenderer
-from reenactor.render.moving import moving_boxes
+from reenactor.render.moving import LayerCover, moving_runs
 from reenactor.render.warp import MeshWarper, SampleLayer, remap
 
 if TYPE_CHECKING:  # annotations only (api imports this module)
@@ -55,6 +55,13 @@ class _Space:
         #: Person/background layers and their region's corner (background "still").
         self.person: PortraitLayers | None = None
         self.person_at: tuple[int, int] = (0, 0)
+        #: Where the person layer is present and opaque (full picture with layers only).
+        self.cover: LayerCover | None = None
+
+    def region(self) -> np.ndarray:
+        """The base under the person layer's region (a view): what the layer reproduces when still."""
+        (x, y), (h, w) = self.person_at, self.person.plate.shape[:2]
+        return self.base[y : y + h, x : x + w]
 
     def lighting(self, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
         """The base's low-pass colours (sigma 4% of the face size: its lighting) at a backward map.
@@ -123,6 +130,8 @@ class Compositor:
                 space.person, space.person_at = build_layers(
                     portrait.image, portrait.crop, space.base, lm, crop_output, self.config.render, portrait._spaces
                 )
+                if space.person is not None and not crop_output:
+                    space.cover = LayerCover(space.person.person[..., 3], space.person.plate, space.region(), space.person_at)
             release_free_memory()  # the layers' temporaries (hundreds of MB at 4000 px)
         return portrait._spaces[key]
 
@@ -173,25 +182,30 @@ class Compositor:
         """The whole picture with the crop's displacement applied: HxWx3 uint8.
 
         Only the runs of blocks whose pixels move
-        (:func:`reenactor.render.moving.moving_boxes`) are resampled, in bands
+        (:func:`reenactor.render.moving.moving_runs`) are resampled, in bands
         of at most :data:`STRIP_PIXELS` (their maps stay in the cache, and a
         4000 px portrait's temporaries a few MB); the rest is the portrait as
-        prepared, which the resampling would reproduce anyway.
+        prepared, which the resampling would reproduce anyway. With layers,
+        blocks that can only show the still plate are left too, and blocks
+        that only sample the opaque person are resampled without the plate.
         """
         out = space.base.copy()
         d_img = None
-        for x0, y0, x1, y1 in moving_boxes(portrait.crop, disp, portrait._spaces["roi"]):
+        px, py = space.person_at
+        for (x0, y0, x1, y1), kind in moving_runs(portrait.crop, disp, portrait._spaces["roi"], space.cover):
             if d_img is None:
                 d_img = disp * np.float32(1.0 / portrait.crop.scale)  # image pixels
             for band in _bands((x0, y0, x1, y1)):
                 top = band[1]
                 d = self._crop_sampled(portrait, d_img, band)
-                if space.person is not None:
-                    px, py = space.person_at
-                    mx, my = self._picture_map(d, band, shift=(px, py))
-                    out[top : band[3], x0:x1] = space.person.composite(mx, my, at=(x0 - px, top - py))
-                else:
+                if space.person is None:
                     out[top : band[3], x0:x1] = remap(space.base, *self._picture_map(d, band))
+                    continue
+                mx, my = self._picture_map(d, band, shift=(px, py))
+                if kind == "opaque":  # the person alone: its colour is the portrait's (sampled like the layer)
+                    out[top : band[3], x0:x1] = remap(space.region(), mx, my)
+                else:
+                    out[top : band[3], x0:x1] = space.person.composite(mx, my, at=(x0 - px, top - py))
         return out
 
     @staticmethod
