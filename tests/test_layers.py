@@ -96,9 +96,8 @@ def test_warp_background_keeps_the_plain_warp(warp):
     expected = remap(space.base, maps.map_x, maps.map_y)
     if maps.seam is not None:  # the outer field sampled along the turned cheek's outline
         seam_x, seam_y, seam_w = maps.seam.full(r.warper.size)
-        w = seam_w[..., None]
         seam = remap(space.base, seam_x, seam_y)
-        expected = np.clip((1 - w) * expected.astype(np.float32) + w * seam, 0, 255).astype(np.uint8)
+        expected = cv2.blendLinear(expected, seam, 1.0 - seam_w, seam_w)  # rounded
     # Leave out the eyes and mouth, painted by their own layers.
     painted = np.zeros(out.shape[:2], np.uint8)
     for loop in (T.RIGHT_EYE_LOOP, T.LEFT_EYE_LOOP, T.INNER_LIP_LOOP):

@@ -15,20 +15,20 @@ pixels; maps are ``cv2.remap`` backward maps (float32 pixel x, y).
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from reenactor.config import ReenactorConfig
-from reenactor.face.landmarks import face_size
 from reenactor.io.alloc import release_free_memory
-from reenactor.render.eyes import EyeRenderer
-from reenactor.render.layers import PortraitLayers, build_layers
-from reenactor.render.lids import measure_lash_lines, paint_lash_lines, smooth_stretched_lids
-from reenactor.render.mouth import MouthPatch, MouthRenderer
+from reenactor.render.layers import build_layers
+from reenactor.render.mouth import MouthPatch
 from reenactor.render.moving import LayerCover, moving_runs
+from reenactor.render.space import DrawingSpace
 from reenactor.render.warp import MeshWarper, SampleLayer, remap
 
 if TYPE_CHECKING:  # annotations only (api imports this module)
@@ -38,70 +38,6 @@ if TYPE_CHECKING:  # annotations only (api imports this module)
 SEAM_TILE = 48
 #: Pixels of the picture drawn at a time (a band of rows).
 STRIP_PIXELS = 1 << 18
-
-
-class _Space:
-    """A drawing space (the working crop or the full image) with its layers."""
-
-    def __init__(self, image: np.ndarray, landmarks: np.ndarray, cfg) -> None:
-        self.cfg = cfg
-        self.landmarks = landmarks
-        self.eyes = EyeRenderer(image, landmarks) if cfg.eyes else None
-        self.base = self.eyes.base if self.eyes else image
-        self.mouth = MouthRenderer(image, landmarks, cfg)
-        self.lashes = measure_lash_lines(image, landmarks)
-        self._face = face_size(landmarks)
-        self._shading: np.ndarray | None = None
-        #: Person/background layers and their region's corner (background "still").
-        self.person: PortraitLayers | None = None
-        self.person_at: tuple[int, int] = (0, 0)
-        #: Where the person layer is present and opaque (full picture with layers only).
-        self.cover: LayerCover | None = None
-
-    def region(self) -> np.ndarray:
-        """The base under the person layer's region (a view): what the layer reproduces when still."""
-        (x, y), (h, w) = self.person_at, self.person.plate.shape[:2]
-        return self.base[y : y + h, x : x + w]
-
-    def lighting(self, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-        """The base's low-pass colours (sigma 4% of the face size: its lighting) at a backward map.
-
-        Args:
-            map_x, map_y: (h, w) float32 source coordinates in this space's pixels.
-
-        Returns:
-            (h, w, 3) float32.
-
-        The low-pass is kept shrunk so that sigma is 4 px there (it is smooth at
-        that scale anyway) and sampled with scaled coordinates: a full-size
-        float copy of a 4000 px portrait is 128 MB, and its blur took 4.7 s.
-        """
-        if self._shading is None:
-            sigma = max(1.0, 0.04 * self._face)
-            h, w = self.base.shape[:2]
-            shrink = max(1.0, sigma / 4.0) if sigma / 4.0 >= 4.0 else 1.0
-            small = self.base
-            if shrink > 1.0:  # shrunk as uint8 first: a float copy of a 4000 px picture is 190 MB
-                small = cv2.resize(small, (max(1, round(w / shrink)), max(1, round(h / shrink))), interpolation=cv2.INTER_AREA)
-            small = small.astype(np.float32)
-            self._shading = cv2.GaussianBlur(small, (0, 0), sigma / shrink)
-        sh, sw = self._shading.shape[:2]
-        h, w = self.base.shape[:2]
-        if (sh, sw) != (h, w):
-            map_x = (map_x + 0.5) * np.float32(sw / w) - 0.5
-            map_y = (map_y + 0.5) * np.float32(sh / h) - 0.5
-        return cv2.remap(self._shading, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
-
-    def layers(self, out: np.ndarray, target: np.ndarray, patch: MouthPatch | None) -> None:
-        self.mouth.composite(out, target, patch)
-        if self.cfg.lid_blur > 0:
-            c = self.cfg
-            smooth_stretched_lids(out, self.landmarks, target, c.lash_fraction, (c.lid_stretch_start, c.lid_stretch_full), c.lid_blur)
-        if self.eyes is not None:
-            self.eyes.composite(out, target)
-        if self.cfg.lash_line > 0:
-            c = self.cfg
-            paint_lash_lines(out, self.lashes, target, (c.lash_line_start, c.lash_line_full), c.lash_line, c.lash_line_width)
 
 
 class Compositor:
@@ -115,13 +51,13 @@ class Compositor:
         self.config = config
         self.warper = MeshWarper(config.render)
 
-    def _space(self, portrait: PreparedPortrait, crop_output: bool) -> _Space:
+    def _space(self, portrait: PreparedPortrait, crop_output: bool) -> DrawingSpace:
         key = "crop" if crop_output else "full"
         if key not in portrait._spaces:
             if crop_output:
-                portrait._spaces[key] = _Space(portrait.crop_image, portrait.crop_landmarks, self.config.render)
+                portrait._spaces[key] = DrawingSpace(portrait.crop_image, portrait.crop_landmarks, self.config.render)
             else:
-                portrait._spaces[key] = _Space(portrait.image, portrait.landmarks, self.config.render)
+                portrait._spaces[key] = DrawingSpace(portrait.image, portrait.landmarks, self.config.render)
                 w, h = portrait.size
                 portrait._spaces["roi"] = portrait.crop.image_roi(w, h)
             if self.config.render.background == "still":
@@ -178,7 +114,7 @@ class Compositor:
             timer.add("mouth_eyes", t3 - t2)
         return out
 
-    def _draw_picture(self, portrait: PreparedPortrait, space: "_Space", disp: np.ndarray) -> np.ndarray:
+    def _draw_picture(self, portrait: PreparedPortrait, space: DrawingSpace, disp: np.ndarray) -> np.ndarray:
         """The whole picture with the crop's displacement applied: HxWx3 uint8.
 
         Only the runs of blocks whose pixels move
@@ -190,23 +126,33 @@ class Compositor:
         that only sample the opaque person are resampled without the plate.
         """
         out = space.base.copy()
-        d_img = None
-        px, py = space.person_at
-        for (x0, y0, x1, y1), kind in moving_runs(portrait.crop, disp, portrait._spaces["roi"], space.cover):
-            if d_img is None:
-                d_img = disp * np.float32(1.0 / portrait.crop.scale)  # image pixels
-            for band in _bands((x0, y0, x1, y1)):
-                top = band[1]
-                d = self._crop_sampled(portrait, d_img, band)
-                if space.person is None:
-                    out[top : band[3], x0:x1] = remap(space.base, *self._picture_map(d, band))
-                    continue
-                mx, my = self._picture_map(d, band, shift=(px, py))
-                if kind == "opaque":  # the person alone: its colour is the portrait's (sampled like the layer)
-                    out[top : band[3], x0:x1] = remap(space.region(), mx, my)
-                else:
-                    out[top : band[3], x0:x1] = space.person.composite(mx, my, at=(x0 - px, top - py))
+        runs = moving_runs(portrait.crop, disp, portrait._spaces["roi"], space.cover)
+        if not runs:
+            return out
+        d_img = disp * np.float32(1.0 / portrait.crop.scale)  # image pixels
+        jobs = [(band, kind) for box, kind in runs for band in _bands(box)]
+        if len(jobs) < 4:
+            for band, kind in jobs:
+                self._draw_band(out, portrait, space, d_img, band, kind)
+        else:  # the bands are disjoint: two workers (OpenCV releases the GIL), as many cores as there are here
+            list(_band_pool().map(lambda job: self._draw_band(out, portrait, space, d_img, *job), jobs))
         return out
+
+    def _draw_band(self, out: np.ndarray, portrait: PreparedPortrait, space: DrawingSpace, d_img: np.ndarray,
+                   band: tuple[int, int, int, int], kind: str) -> None:
+        """Resample the image pixels ``band`` (x0, y0, x1, y1) of ``out`` in place, drawn as ``kind``
+        (:func:`reenactor.render.moving.moving_runs`); ``d_img``: (S, S, 2) crop displacement in image px."""
+        x0, y0, x1, y1 = band
+        d = self._crop_sampled(portrait, d_img, band)
+        if space.person is None:
+            out[y0:y1, x0:x1] = remap(space.base, *self._picture_map(d, band))
+            return
+        px, py = space.person_at
+        mx, my = self._picture_map(d, band, shift=(px, py))
+        if kind == "opaque":  # the person alone: its colour is the portrait's (sampled like the layer)
+            out[y0:y1, x0:x1] = remap(space.region(), mx, my)
+        else:
+            out[y0:y1, x0:x1] = space.person.composite(mx, my, at=(x0 - px, y0 - py))
 
     @staticmethod
     def _crop_sampled(portrait: PreparedPortrait, values: np.ndarray, box: tuple[int, int, int, int],
@@ -280,16 +226,16 @@ class Compositor:
 
     @staticmethod
     def _blend(out: np.ndarray, box: tuple[int, int, int, int], sample: np.ndarray, weight: np.ndarray) -> None:
-        """``out[box] = (1 - weight) * out[box] + weight * sample`` in place (uint8 result)."""
+        """``out[box] = (1 - weight) * out[box] + weight * sample`` in place, rounded; ``sample``
+        (h, w, 3) uint8, ``weight`` (h, w) float32 in [0, 1]."""
         x0, y0, x1, y1 = box
         region = out[y0:y1, x0:x1]
-        a = weight[..., None]
-        region[:] = np.clip((1 - a) * region.astype(np.float32) + a * sample, 0, 255).astype(np.uint8)
+        region[:] = cv2.blendLinear(region, sample, 1.0 - weight, weight)
 
     def _apply_mirror(
         self,
         portrait: PreparedPortrait,
-        space: "_Space",
+        space: DrawingSpace,
         out: np.ndarray,
         layer: SampleLayer,
         own_map,
@@ -316,12 +262,10 @@ class Compositor:
             else:
                 bmx, bmy = self._image_map(portrait, layer.displacement(), band, layer.box[:2])
                 w = w_box[band[1] - box[1] : band[3] - box[1]]
-            ox, oy = own_map(band)
-            lo_own, lo_mir = space.lighting(ox, oy), space.lighting(bmx, bmy)
-            gain = np.clip((lo_own + 1.0) / (lo_mir + 1.0), 0.6, 1.6)
-            self._blend(out, band, remap(space.base, bmx, bmy).astype(np.float32) * gain, w)
+            gain = space.lighting_gain(own_map(band), (bmx, bmy))
+            self._blend(out, band, cv2.multiply(remap(space.base, bmx, bmy), gain, dtype=cv2.CV_8U), w)
 
-    def _apply_seam(self, portrait: PreparedPortrait, space: "_Space", out: np.ndarray, layer: SampleLayer, crop_output: bool) -> None:
+    def _apply_seam(self, portrait: PreparedPortrait, space: DrawingSpace, out: np.ndarray, layer: SampleLayer, crop_output: bool) -> None:
         """Blend the outer-field samples along occluding face outlines into ``out`` (in place).
 
         They are drawn like the main map: the person over the still plate
@@ -334,7 +278,7 @@ class Compositor:
                 self._blend(out, box, self._draw(space, mx, my, box, (0, 0)), w)
             return
         # Full resolution: the layer is a thin ring around the face, so its box
-        # is drawn in tiles, skipping those the ring misses.
+        # is drawn in runs of tiles along each row of tiles, skipping those the ring misses.
         found = self._layer_samples(portrait, layer, crop_output, maps=False)
         if found is None:
             return
@@ -342,21 +286,35 @@ class Compositor:
         step = SEAM_TILE
         disp = layer.displacement()
         for ty in range(y0, y1, step):
-            for tx in range(x0, x1, step):
-                w = w_box[ty - y0 : ty - y0 + step, tx - x0 : tx - x0 + step]
-                if not np.any(w > 0.004):
-                    continue
-                box = (tx, ty, tx + w.shape[1], ty + w.shape[0])
+            rows = w_box[ty - y0 : ty - y0 + step]
+            # Runs of neighbouring tiles of this row that the ring touches, each drawn at once.
+            cols = (rows > 0.004).any(axis=0)
+            tiles = np.add.reduceat(cols, np.arange(0, cols.size, step)) > 0
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], tiles.view(np.int8), [0]])))
+            for t0, t1 in zip(edges[0::2], edges[1::2]):
+                box = (x0 + t0 * step, ty, min(x1, x0 + t1 * step), ty + rows.shape[0])
                 mx, my = self._image_map(portrait, disp, box, layer.box[:2])
+                w = rows[:, box[0] - x0 : box[2] - x0]
                 self._blend(out, box, self._draw(space, mx, my, box, space.person_at), w)
 
     @staticmethod
-    def _draw(space: "_Space", mx: np.ndarray, my: np.ndarray, box: tuple[int, int, int, int], person_at: tuple[int, int]) -> np.ndarray:
-        """float32 colours of ``space`` at source maps over ``box`` of the output: the person over the plate, or the plain warp."""
+    def _draw(space: DrawingSpace, mx: np.ndarray, my: np.ndarray, box: tuple[int, int, int, int], person_at: tuple[int, int]) -> np.ndarray:
+        """uint8 colours of ``space`` at source maps over ``box`` of the output: the person over the plate, or the plain warp."""
         if space.person is not None:
             px, py = person_at
-            return space.person.composite(mx - px, my - py, at=(box[0] - px, box[1] - py)).astype(np.float32)
-        return remap(space.base, mx, my).astype(np.float32)
+            return space.person.composite(mx - px, my - py, at=(box[0] - px, box[1] - py))
+        return remap(space.base, mx, my)
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _band_pool() -> ThreadPoolExecutor:
+    """The workers that draw a large picture's bands (one per core, at most 4; made once)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="reenactor-band")
+    return _POOL
 
 
 def _bands(box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:

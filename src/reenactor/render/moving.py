@@ -148,14 +148,13 @@ def moving_runs(
     moving = (flat[:, 0::2] | flat[:, 1::2]).view(np.uint8)
     if not moving.any():
         return []
-    # An image pixel interpolates the crop pixels at floor(u) and floor(u) + 1.
-    moving = cv2.dilate(moving, np.ones((2, 2), np.uint8), anchor=(0, 0))
     small = (roi[2] - roi[0]) * (roi[3] - roi[1]) <= SMALL_PICTURE
     b = n if small else min(n, max(2, int(round(BLOCK_PIXELS * s))))
     nb = -(-n // b)
-    padded = np.zeros((nb * b, nb * b), np.uint8)
-    padded[:n, :n] = moving
-    blocks = padded.reshape(nb, b, nb, b).any(axis=(1, 3))
+    if nb == 1:
+        blocks = np.ones((1, 1), bool)
+    else:  # an image pixel interpolates crop pixels floor(u) and floor(u) + 1: b + 1 of them per block
+        blocks = cv2.dilate(moving, np.ones((b + 1, b + 1), np.uint8), anchor=(0, 0))[0:n:b, 0:n:b] > 0
     xs = _block_starts(crop.offset[0], s, b, nb, roi[0], roi[2])
     ys = _block_starts(crop.offset[1], s, b, nb, roi[1], roi[3])
     if small:
