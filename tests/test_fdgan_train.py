@@ -196,3 +196,49 @@ def test_fdgan_is_a_train_subcommand():
     from reenactor.train.cli import TRAINERS
 
     assert TRAINERS["fdgan"][0] == "reenactor.train.fdgan"
+
+
+def test_inner_weight_and_closed_sources_and_init(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("reenactor.train.fdgan_net")
+    from reenactor.train import fdgan
+    from reenactor.train import fdgan_data as FD
+    from reenactor.train.fdgan_loss import generator_losses
+
+    # The weighted reconstruction term: weights of one give the paper's MSE; a weighted one is
+    # the weighted mean of the squared error.
+    class Gen(torch.nn.Module):
+        def forward(self, src_img, src_lm, tgt_lm, cond):
+            return torch.zeros(1, 3, 2, 2)
+
+    zero = lambda x, *_: torch.zeros(x.shape[0], 1, 2, 2)  # noqa: E731
+    tgt = torch.zeros(1, 3, 2, 2)
+    tgt[0, :, 0, 0] = 1.0  # error 1 on one pixel of four
+    args = (Gen(), zero, lambda x: torch.zeros(x.shape[0], 2, 2, 2), None, None, tgt, None, torch.zeros(1, dtype=torch.int64))
+    _, plain, _ = generator_losses(*args)
+    _, ones, _ = generator_losses(*args, rec_weight=torch.ones(1, 1, 2, 2))
+    w = torch.ones(1, 1, 2, 2)
+    w[0, 0, 0, 0] = 9.0
+    _, weighted, _ = generator_losses(*args, rec_weight=w)
+    assert plain["rec"] == pytest.approx(0.25) and ones["rec"] == pytest.approx(0.25)
+    assert weighted["rec"] == pytest.approx(9.0 / 12.0)
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    data = FD.build_crops(tmp_path / "no_data", lm_dir, cache, "mouth", SIZE, 160, lambda *_: None)
+    ids = sorted({c["identity"] for c in data["clips"]})
+    sampler = FD.PairSampler(data, ids, "mouth", 1, True, 0, closed_sources=True)
+    rng = np.random.default_rng(0)
+    for j in sampler.rows:
+        members = sampler.members[int(data["clip"][j])]
+        i = sampler.source_for(int(j), rng)
+        assert data["opening"][i] <= np.quantile(data["opening"][members], FD.CLOSED_QUANTILE)
+
+    first = tmp_path / "first"
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--out", str(first))) == 0
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "2", "--init", str(first / "ckpt.pt"),
+                           "--inner-weight", "4", "--closed-sources")) == 0
+    ck = torch.load(tmp_path / "out" / "ckpt.pt", map_location="cpu", weights_only=False)
+    assert ck["state"]["step"] == 2 and ck["config"]["inner_weight"] == 4.0 and ck["config"]["closed_sources"]
+    with pytest.raises(Exception, match="another architecture"):
+        fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--init", str(first / "ckpt.pt"), "--variant", "adain",
+                        "--out", str(tmp_path / "third")))

@@ -57,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lm-channels", type=int, choices=(1, 3), default=1, help="landmark image channels (see reenactor.render.landmark_image)")
     p.add_argument("--residual", action="store_true", help="translator predicts a change added to the warped condition (needs --cond warp)")
     p.add_argument("--cond", choices=("auto", "warp", "none"), default="auto", help="translator condition: the source warped onto the target landmarks (auto: warp for mouth and lips, none for face)")
+    p.add_argument("--inner-weight", type=float, default=0.0, help="extra reconstruction weight inside the target's inner mouth: 1 + W there, 1 elsewhere (default 0: the paper's plain error)")
+    p.add_argument("--closed-sources", action="store_true", help="draw source frames from the least open 30%% of their clip (the runtime portrait's mouth is usually closed)")
+    p.add_argument("--init", type=Path, default=None, help="start the networks from another run's ckpt.pt (same architecture; fresh optimisers and step count)")
     p.add_argument("--frames-per-clip", type=int, default=160, help="frames cropped per clip, evenly spaced (default 160)")
     p.add_argument("--steps", type=int, default=None, help="total training steps to reach")
     p.add_argument("--minutes", type=float, default=None, help=f"wall-clock minutes for this invocation (default {DEFAULT_MINUTES:g} when no --steps)")
@@ -83,7 +86,8 @@ def config_of(args: argparse.Namespace, n_ids: int) -> dict:
         raise InputError("--residual needs the warped condition (--cond warp)")
     return {"variant": args.variant, "region": args.region, "size": args.size, "lm_ch": args.lm_channels,
             "cond": cond, "cond_ch": 3 if cond == "warp" else 0, "n_ids": n_ids,
-            "residual": bool(getattr(args, "residual", False))}
+            "residual": bool(getattr(args, "residual", False)), "inner_weight": float(getattr(args, "inner_weight", 0.0)),
+            "closed_sources": bool(getattr(args, "closed_sources", False))}
 
 
 def build_models(cfg: dict):
@@ -100,15 +104,20 @@ def _tensors(batch: dict, device) -> dict:
     return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
 
 
-def train_step(nets, opts, b: dict) -> dict[str, float]:
-    """One generator step (Eq. 12) then one discriminator + classifier step (Eqs. 10-11)."""
+def train_step(nets, opts, b: dict, inner_weight: float = 0.0) -> dict[str, float]:
+    """One generator step (Eq. 12) then one discriminator + classifier step (Eqs. 10-11).
+
+    ``inner_weight`` W > 0 weighs the reconstruction error by 1 + W inside the
+    target's inner-mouth mask (``b["mask"]``, (B,H,W) in [0,1]).
+    """
     from reenactor.train.fdgan_net import discriminator_losses, generator_losses
 
     gen, disc, cls = nets
     opt_g, opt_d, opt_c = opts
+    weight = 1.0 + inner_weight * b["mask"].unsqueeze(1) if inner_weight > 0 else None
     total, parts, fake = generator_losses(gen, disc, cls, b["src_img"], b["src_lm"], b["tgt_img"], b["tgt_lm"], b["ids"],
                                           cond=b.get("cond") if gen.cond_ch else None, lam_rec=LAMBDAS["rec"],
-                                          lam_d=LAMBDAS["d"], lam_c=LAMBDAS["c"])
+                                          lam_d=LAMBDAS["d"], lam_c=LAMBDAS["c"], rec_weight=weight)
     opt_g.zero_grad(set_to_none=True)
     total.backward()
     opt_g.step()
@@ -203,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
     sp = FD.split(data, args.val_identities, args.seed)
     cfg = config_of(args, len(sp["train"]))
     log(f"split: {len(sp['train'])} train identities ({len(sp['train_clips'])} clips), {len(sp['val'])} val identities ({len(sp['val_clips'])} clips)")
-    tr = FD.PairSampler(data, sp["train"], args.region, cfg["lm_ch"], cfg["cond"] == "warp", args.seed)
+    tr = FD.PairSampler(data, sp["train"], args.region, cfg["lm_ch"], cfg["cond"] == "warp", args.seed,
+                        closed_sources=cfg["closed_sources"])
     val = FD.PairSampler(data, sp["val"], args.region, cfg["lm_ch"], True, args.seed + 1).fixed(args.val_pairs, args.seed + 2)
     device = _device(args.device)
     torch.manual_seed(args.seed)
@@ -215,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     state = {"step": 0, "seconds": 0.0, "commands": [], "devices": [], "history": []}
     if args.resume and ck_path.is_file():
         ck = torch.load(ck_path, map_location=device, weights_only=False)
-        if {"residual": False, **ck["config"]} != cfg:
+        if {"residual": False, "inner_weight": 0.0, "closed_sources": False, **ck["config"]} != cfg:
             raise InputError(f"{ck_path} was trained with {ck['config']}, not {cfg}")
         if ck["split"]["train"] != sp["train"]:
             raise InputError(f"{ck_path} was trained on other identities (data or --seed changed)")
@@ -225,8 +235,11 @@ def run(args: argparse.Namespace) -> int:
         tr.rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"].cpu())
         log(f"resumed at step {state['step']} ({state['seconds'] / 60:.1f} min trained)")
-    elif (out / "log.jsonl").exists():
-        (out / "log.jsonl").unlink()
+    else:
+        if (out / "log.jsonl").exists():
+            (out / "log.jsonl").unlink()
+        if args.init is not None:
+            _warm_start(args.init, cfg, nets, device, log)
     state["commands"].append(_command_line())
     state["devices"].append(str(device))
     loop(args, cfg, sp, nets, opts, tr, val, state, device, log)
@@ -235,6 +248,20 @@ def run(args: argparse.Namespace) -> int:
 
         export(args, cfg, sp, nets[0], val, state, log, LAMBDAS)
     return 0
+
+
+def _warm_start(path: Path, cfg: dict, nets, device, log) -> None:
+    """Load the networks of another run's checkpoint (``--init``); its architecture must match."""
+    import torch
+
+    ck = torch.load(path, map_location=device, weights_only=False)
+    arch = ("variant", "region", "size", "lm_ch", "cond", "cond_ch", "n_ids", "residual")
+    theirs = {"residual": False, **ck["config"]}
+    if any(theirs.get(k) != cfg[k] for k in arch):
+        raise InputError(f"--init {path}: another architecture ({ {k: theirs.get(k) for k in arch} })")
+    for obj, key in zip(nets, ("gen", "disc", "cls")):
+        obj.load_state_dict(ck[key])
+    log(f"networks from {path} (step {ck['state']['step']})")
 
 
 def loop(args, cfg, sp, nets, opts, tr, val, state, device, log) -> None:
@@ -276,7 +303,7 @@ def loop(args, cfg, sp, nets, opts, tr, val, state, device, log) -> None:
     n_acc, t_acc = 0, 0.0
     while not done():
         t0 = time.monotonic()
-        parts = train_step(nets, opts, _tensors(tr.batch(args.batch), device))
+        parts = train_step(nets, opts, _tensors(tr.batch(args.batch), device), cfg.get("inner_weight", 0.0))
         state["step"] += 1
         dt = time.monotonic() - t0
         state["seconds"] += dt

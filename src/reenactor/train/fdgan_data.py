@@ -40,6 +40,8 @@ CROPS_VERSION = 1
 MIN_IOD_PX = 24.0
 #: Validation targets of the mouth region need at least this opening.
 VAL_MIN_OPENING = 0.12
+#: ``closed_sources``: sources come from frames at or below this quantile of their clip's opening.
+CLOSED_QUANTILE = 0.3
 
 
 # -------------------------------------------------------------------- crops
@@ -151,9 +153,12 @@ class PairSampler:
         lm_ch: landmark image channels (1 or 3).
         cond: add the warped source as ``cond``.
         seed: RNG seed.
+        closed_sources: draw each pair's source among the frames of its clip
+            whose opening is at most the clip's :data:`CLOSED_QUANTILE` quantile.
     """
 
-    def __init__(self, data: dict, identities: list[str], region: str, lm_ch: int, cond: bool, seed: int) -> None:
+    def __init__(self, data: dict, identities: list[str], region: str, lm_ch: int, cond: bool, seed: int,
+                 closed_sources: bool = False) -> None:
         from reenactor.train.mouth import OPEN_SATURATE
 
         self.data, self.region, self.lm_ch, self.cond = data, region, lm_ch, cond
@@ -169,13 +174,17 @@ class PairSampler:
         w = np.broadcast_to(w, op.shape).astype(np.float64)
         self.p = w / w.sum()
         self.members = {int(c): self.rows[data["clip"][self.rows] == c] for c in np.unique(data["clip"][self.rows])}
+        if closed_sources:  # sources from the least open 30 % of each clip
+            self.sources = {c: m[data["opening"][m] <= np.quantile(data["opening"][m], CLOSED_QUANTILE)] for c, m in self.members.items()}
+        else:
+            self.sources = self.members
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def source_for(self, j: int, rng: np.random.Generator) -> int:
-        """A random other frame of target ``j``'s clip."""
-        mem = self.members[int(self.data["clip"][j])]
+        """A random other frame of target ``j``'s clip (among its closed-mouth frames with ``closed_sources``)."""
+        mem = self.sources[int(self.data["clip"][j])]
         others = mem[mem != j]
         return int(others[rng.integers(len(others))]) if len(others) else j
 

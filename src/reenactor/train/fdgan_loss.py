@@ -32,7 +32,7 @@ def identity_not_nll(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
 
 
 def generator_losses(gen, disc, cls, src_img, src_lm, tgt_img, tgt_lm, ids, cond=None,
-                     lam_rec: float = 50.0, lam_d: float = 1.0, lam_c: float = 1.0):
+                     lam_rec: float = 50.0, lam_d: float = 1.0, lam_c: float = 1.0, rec_weight=None):
     """Eq. 12 for the extractor-translator.
 
     src_img / tgt_img: frames i and j of one clip, (B,3,H,W) in [-1,1];
@@ -40,12 +40,17 @@ def generator_losses(gen, disc, cls, src_img, src_lm, tgt_img, tgt_lm, ids, cond
     int64; cond (B,cond_ch,H,W) or None. The reconstruction term is the mean
     squared error per pixel and channel (the paper's squared L2 norm, scaled
     by 1/(3HW) so lambda_rec = 50 weighs it against the unit-scale GAN terms).
+    ``rec_weight`` (B,1,H,W), optional: per-pixel weights of that error,
+    normalised by their mean (weights of 1 give the paper's term).
 
     Returns (total, {"rec", "adv_d", "adv_c", "total"} as floats, fake) where
     ``fake`` (B,3,H,W) keeps its graph; detach it for the discriminator step.
     """
     fake = gen(src_img, src_lm, tgt_lm, cond)
-    rec = F.mse_loss(fake, tgt_img)
+    if rec_weight is None:
+        rec = F.mse_loss(fake, tgt_img)
+    else:
+        rec = ((fake - tgt_img).pow(2) * rec_weight).mean() / rec_weight.mean()
     adv_d = disc(fake, tgt_lm).pow(2).mean()  # least squares towards 0, Eq. 12
     adv_c = identity_nll(cls(fake), ids)
     total = lam_rec * rec + lam_d * adv_d + lam_c * adv_c
