@@ -71,6 +71,7 @@ MADE_ELSEWHERE: tuple[tuple[str, str, str], ...] = (
     ("fdgan/ablation.jpg", "scripts/fdgan_ablation.py --runs RUN_FDGAN RUN_FDGAN1 RUN_ADAIN --figure F.png (then JPEG)",
      "fdgan.md: the Table 3 ablation's sample pairs"),
     ("fdgan/curve_*.png", "reenactor train fdgan (curve.png in its --out folder)", "fdgan.md: training and validation curves of the FD-GAN runs"),
+    ("fdgan/lips80_inner_samples.png", "reenactor train fdgan (samples.png in its --out folder)", "fdgan.md: validation samples of the session-12 lips fine-tune"),
     ("benchmarks/*.png", "bash scripts/make_benchmarks.sh", "eval report: pose and expression curves"),
     ("benchmarks/regions/*.jpg", "bash scripts/make_benchmarks.sh", "eval report: mouth, eye and background region views"),
     ("ldnet/*.png", "bash scripts/make_ldnet_doc.sh", "LD-Net report: training and identity curves"),
