@@ -134,7 +134,7 @@ class Compositor:
         if len(jobs) < 4:
             for band, kind in jobs:
                 self._draw_band(out, portrait, space, d_img, band, kind)
-        else:  # the bands are disjoint: two workers (OpenCV releases the GIL), as many cores as there are here
+        else:  # the bands are disjoint: one worker per core, at most 4 (OpenCV releases the GIL)
             list(_band_pool().map(lambda job: self._draw_band(out, portrait, space, d_img, *job), jobs))
         return out
 
