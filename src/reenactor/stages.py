@@ -1,8 +1,10 @@
-"""Bookkeeping of a rendering job, outside the pixel path: per-stage timing
-(:class:`StageTimer`), the terminal progress bar (:func:`progress_bar`) and the
+"""Bookkeeping of a rendering job around the frame loop: per-stage timing
+(:class:`StageTimer`), the terminal progress bar (:func:`progress_bar`), the
 size of the video written for a portrait (:func:`even_size`, :func:`video_size`),
-and the frame fitting of the sinks (:func:`fit_frame`, :func:`finish_frame`,
-:func:`fitted_inputs`).
+and the whole-picture resizing at its ends (:func:`fitted_inputs`: a portrait
+brought to the video's size once; :func:`fit_frame`, :func:`finish_frame`: a
+frame as a sink writes it). The compositor (:mod:`reenactor.render`) does the
+per-frame drawing.
 
 :mod:`reenactor.api` re-exports these names; :mod:`reenactor.pipeline` uses them.
 """

@@ -96,11 +96,12 @@ class Compositor:
                 return map_x[box[1] : box[3], box[0] : box[2]], map_y[box[1] : box[3], box[0] : box[2]]
         else:
             disp = maps.disp
-            out = self._draw_picture(portrait, space, disp)
+            d_img = self._image_px(portrait, disp)  # once a frame: the main draw and the mirror's own maps
+            out = self._draw_picture(portrait, space, disp, d_img)
             target_out = portrait.crop.to_image(target)
 
             def own_map(box):
-                return self._image_map(portrait, disp, box)
+                return self._image_map(portrait, d_img, box)
         if maps.mirror is not None:
             self._apply_mirror(portrait, space, out, maps.mirror, own_map, crop_output)
         if maps.seam is not None:
@@ -114,7 +115,7 @@ class Compositor:
             timer.add("mouth_eyes", t3 - t2)
         return out
 
-    def _draw_picture(self, portrait: PreparedPortrait, space: DrawingSpace, disp: np.ndarray) -> np.ndarray:
+    def _draw_picture(self, portrait: PreparedPortrait, space: DrawingSpace, disp: np.ndarray, d_img: np.ndarray) -> np.ndarray:
         """The whole picture with the crop's displacement applied: HxWx3 uint8.
 
         Only the runs of blocks whose pixels move
@@ -129,7 +130,6 @@ class Compositor:
         runs = moving_runs(portrait.crop, disp, portrait._spaces["roi"], space.cover)
         if not runs:
             return out
-        d_img = disp * np.float32(1.0 / portrait.crop.scale)  # image pixels
         jobs = [(band, kind) for box, kind in runs for band in _bands(box)]
         if len(jobs) < 4:
             for band, kind in jobs:
@@ -165,8 +165,13 @@ class Compositor:
         return cv2.warpAffine(values, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=border, borderValue=0)
 
+    @staticmethod
+    def _image_px(portrait: PreparedPortrait, disp: np.ndarray) -> np.ndarray:
+        """A crop-space displacement (crop px) expressed in image pixels (same grid), float32."""
+        return disp * np.float32(1.0 / portrait.crop.scale)
+
     @classmethod
-    def _image_map(cls, portrait: PreparedPortrait, disp: np.ndarray, box: tuple[int, int, int, int],
+    def _image_map(cls, portrait: PreparedPortrait, d_img: np.ndarray, box: tuple[int, int, int, int],
                    origin: tuple[int, int] = (0, 0), shift: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
         """Backward map of the image pixels of ``box``, in image pixels minus ``shift``.
 
@@ -176,16 +181,17 @@ class Compositor:
         clamped coordinate: no one-pixel seam where the crop meets the portrait.
 
         Args:
-            disp: (h, w, 2) float32 crop-space displacement over a box of the
-                crop whose top-left corner is ``origin`` (x, y); see
-                :attr:`WarpMaps.disp` and :meth:`SampleLayer.displacement`.
+            d_img: (h, w, 2) float32 crop-space displacement over a box of the
+                crop whose top-left corner is ``origin`` (x, y), in image
+                pixels (:meth:`_image_px` of :attr:`WarpMaps.disp` or
+                :meth:`SampleLayer.displacement`).
             box: (x0, y0, x1, y1) image pixels.
             shift: (x, y) subtracted from the map (a layer region's corner).
 
         Returns:
             (map_x, map_y), each (y1 - y0, x1 - x0) float32.
         """
-        return cls._picture_map(cls._crop_sampled(portrait, disp * np.float32(1.0 / portrait.crop.scale), box, origin), box, shift)
+        return cls._picture_map(cls._crop_sampled(portrait, d_img, box, origin), box, shift)
 
     @staticmethod
     def _picture_map(d: np.ndarray, box: tuple[int, int, int, int], shift: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
@@ -220,7 +226,7 @@ class Compositor:
         if x1 <= x0 or y1 <= y0:
             return None
         box = (x0, y0, x1, y1)
-        mx, my = self._image_map(portrait, layer.displacement(), box, (bx0, by0)) if maps else (None, None)
+        mx, my = self._image_map(portrait, self._image_px(portrait, layer.displacement()), box, (bx0, by0)) if maps else (None, None)
         w = self._crop_sampled(portrait, layer.weight, box, (bx0, by0), cv2.BORDER_CONSTANT)
         return box, mx, my, w
 
@@ -256,11 +262,12 @@ class Compositor:
             return
         box, mx, my, w_box = found
         # In bands (a 4000 px portrait's fill box is megapixels of float colour).
+        d_img = None if crop_output else self._image_px(portrait, layer.displacement())
         for band in [box] if crop_output else _bands(box):
             if crop_output:
                 bmx, bmy, w = mx, my, w_box
             else:
-                bmx, bmy = self._image_map(portrait, layer.displacement(), band, layer.box[:2])
+                bmx, bmy = self._image_map(portrait, d_img, band, layer.box[:2])
                 w = w_box[band[1] - box[1] : band[3] - box[1]]
             gain = space.lighting_gain(own_map(band), (bmx, bmy))
             self._blend(out, band, cv2.multiply(remap(space.base, bmx, bmy), gain, dtype=cv2.CV_8U), w)
@@ -284,7 +291,7 @@ class Compositor:
             return
         (x0, y0, x1, y1), _, _, w_box = found
         step = SEAM_TILE
-        disp = layer.displacement()
+        d_img = self._image_px(portrait, layer.displacement())
         for ty in range(y0, y1, step):
             rows = w_box[ty - y0 : ty - y0 + step]
             # Runs of neighbouring tiles of this row that the ring touches, each drawn at once.
@@ -293,7 +300,7 @@ class Compositor:
             edges = np.flatnonzero(np.diff(np.concatenate([[0], tiles.view(np.int8), [0]])))
             for t0, t1 in zip(edges[0::2], edges[1::2]):
                 box = (x0 + t0 * step, ty, min(x1, x0 + t1 * step), ty + rows.shape[0])
-                mx, my = self._image_map(portrait, disp, box, layer.box[:2])
+                mx, my = self._image_map(portrait, d_img, box, layer.box[:2])
                 w = rows[:, box[0] - x0 : box[2] - x0]
                 self._blend(out, box, self._draw(space, mx, my, box, space.person_at), w)
 
