@@ -1,4 +1,4 @@
-"""Videos stay within what players decode: --max-size and H.264 level 5.1."""
+"""Videos stay within what players decode: --max-size and the 4K UHD frame."""
 
 from __future__ import annotations
 
@@ -10,18 +10,21 @@ import pytest
 
 from reenactor.api import Reenactor, animate_template
 from reenactor.config import ReenactorConfig
-from reenactor.io.video import H264_LEVEL51_MACROBLOCKS, fit_video_size
+from reenactor.io.video import UHD_FRAME, fit_video_size
 
 
 @pytest.mark.parametrize("size", [(4352, 2903), (2903, 4352), (4097, 2305), (8000, 100), (1001, 999), (640, 480)])
 def test_fit_video_size(size):
     w, h = fit_video_size(*size, 4096)
-    assert w % 2 == 0 and h % 2 == 0 and max(w, h) <= 4096
-    assert -(-w // 16) * -(-h // 16) <= H264_LEVEL51_MACROBLOCKS
+    assert w % 2 == 0 and h % 2 == 0 and max(w, h) <= UHD_FRAME[0] and min(w, h) <= UHD_FRAME[1]
+    assert max(w, h) >= UHD_FRAME[0] - 2 or min(w, h) >= UHD_FRAME[1] - 2 or (w, h) == (size[0] - size[0] % 2, size[1] - size[1] % 2)
     aspect = size[0] / size[1]
     assert abs(w / h - aspect) <= aspect * (2 / h + 2 / w)  # aspect kept up to the even rounding
     if size == (640, 480):
         assert (w, h) == size
+    if size == (4352, 2903):
+        assert (w, h) == (3238, 2160)
+    assert max(fit_video_size(*size, 1000)) <= 1000
     assert fit_video_size(*size, 0) == (size[0] - size[0] % 2, size[1] - size[1] % 2)
 
 

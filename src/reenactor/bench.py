@@ -72,7 +72,7 @@ def run_bench(
 
     t_start = time.perf_counter()
     cfg = ReenactorConfig()
-    cfg = replace(cfg, render=replace(cfg.render, work_size=work_size))  # output as a user gets it (level 5.1 cap)
+    cfg = replace(cfg, render=replace(cfg.render, work_size=work_size))  # output as a user gets it (4K UHD cap)
     r = Reenactor(cfg)
     image = _resized(read_image(source, what="portrait") if source else data.astronaut(), portrait_side)
     t0 = time.perf_counter()
@@ -151,6 +151,8 @@ def _drive(r, portrait, driving: Path | None, frames: int, tmp: Path, driver_min
 
 def _text(report: dict, ms: dict[str, float], n: int, work_size: int) -> str:
     """The printable table of one bench run."""
+    own = sum(ms.get(k, 0) for k in ("retarget", "warp_field", "remap", "mouth_eyes"))
+    floor = sum(ms.get(k, 0) for k in ("decode", "landmarks", "encode"))
     lines = [
         f"reenactor bench: {n} frames, work size {work_size}, {os.cpu_count()} CPU(s)",
         f"  driver:   {report['driving']}",
@@ -167,6 +169,8 @@ def _text(report: dict, ms: dict[str, float], n: int, work_size: int) -> str:
         f"  warp alone (field + remap): {report['fps_warp_only']} fps",
         f"  render (retarget + warp + mouth/eyes): {report['fps_render_only']} fps",
         f"  end to end (decode .. encode): {report['fps_end_to_end']} fps",
+        f"  the pipeline's own work (retarget, warp field, remap, mouth and eyes) {own:.1f} ms = {own / max(floor, 1e-9):.2f}x "
+        f"the floor (decode + landmarks + encode) {floor:.1f} ms",
         f"  first frame written after: {report['first_frame_s']} s (from start: read, prepare, track, render)",
         f"  peak memory (max RSS): {report['peak_rss_mb']} MB",
     ]
@@ -174,41 +178,69 @@ def _text(report: dict, ms: dict[str, float], n: int, work_size: int) -> str:
 
 
 def compare_sizes(args, sizes: list[int]) -> dict:
-    """One ``reenactor bench --portrait-size N`` per size, each in a fresh process (so peak
-    memory is its own), and a table comparing them with the first size."""
+    """``reenactor bench --portrait-size N`` for every size, each in a fresh process (so peak
+    memory is its own), the sizes taken in turn ``args.repeat`` times (this machine drifts
+    between runs), and a table comparing each size's median with the first size's.
+
+    Returns:
+        ``{"runs": [one report per size: the median run, with "ms_per_frame_runs"], "text": ...}``.
+    """
     import json
     import subprocess
     import sys
 
-    runs = []
+    rounds: list[list[dict]] = []
     with tempfile.TemporaryDirectory(prefix="reenactor-bench-") as tmp:
-        for side in sizes:
-            out = Path(tmp) / f"{side}.json"
-            cmd = [sys.executable, "-c", "import sys; from reenactor.cli import main; sys.exit(main(sys.argv[1:]))",
-                   "bench", "--portrait-size", str(side), "--frames", str(args.frames), "--work-size", str(args.work_size),
-                   "--json", str(out)]
-            cmd += ["--driving", str(args.driving)] if args.driving else []
-            cmd += ["--source", str(args.source)] if args.source else []
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"bench at {side} px failed: {done.stderr.strip().splitlines()[-1:]}")
-            runs.append(json.loads(out.read_text()))
+        for k in range(max(1, args.repeat)):
+            rounds.append([])
+            for side in sizes:
+                out = Path(tmp) / f"{side}-{k}.json"
+                cmd = [sys.executable, "-c", "import sys; from reenactor.cli import main; sys.exit(main(sys.argv[1:]))",
+                       "bench", "--portrait-size", str(side), "--frames", str(args.frames), "--work-size", str(args.work_size),
+                       "--json", str(out)]
+                cmd += ["--driving", str(args.driving)] if args.driving else []
+                cmd += ["--source", str(args.source)] if args.source else []
+                done = subprocess.run(cmd, capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise RuntimeError(f"bench at {side} px failed: {done.stderr.strip().splitlines()[-1:]}")
+                rounds[-1].append(json.loads(out.read_text()))
+    runs = []
+    for i in range(len(sizes)):
+        of_size = sorted((rnd[i] for rnd in rounds), key=_wall)
+        median = dict(of_size[(len(of_size) - 1) // 2])
+        median["ms_per_frame_runs"] = [round(_wall(r), 1) for r in (rnd[i] for rnd in rounds)]
+        median["peak_rss_mb"] = max(r["peak_rss_mb"] for r in of_size)
+        median["first_frame_s"] = max(r["first_frame_s"] or 0 for r in of_size)
+        runs.append(median)
+    return {"runs": runs, "text": _sizes_text(runs, sizes)}
+
+
+def _wall(report: dict) -> float:
+    """Wall-clock ms per frame, end to end (the encoder runs beside the renderer)."""
+    return 1000.0 / report["fps_end_to_end"]
+
+
+def _sizes_text(runs: list[dict], sizes: list[int]) -> str:
+    """The printable comparison of :func:`compare_sizes`."""
     base = runs[0]
-    wall = lambda r: 1000.0 / r["fps_end_to_end"]  # noqa: E731  (the encoder runs beside the renderer)
     work = lambda r: sum(v for k, v in r["stages_ms_per_frame"].items() if k != "mux_audio")  # noqa: E731
     size = lambda wh: "x".join(str(v) for v in wh) if wh else "-"  # noqa: E731
-    lines = [f"reenactor bench: the same portrait at {', '.join(str(s) for s in sizes)} px, {base['frames']} frames each",
+    n = len(base["ms_per_frame_runs"])
+    lines = [f"reenactor bench: the same portrait at {', '.join(str(s) for s in sizes)} px, {base['frames']} frames each, "
+             f"the sizes in turn {n} time(s)",
              f"  driver: {base['driving']}",
-             "  ms/frame: wall clock, end to end; work ms: the stages summed (encoding runs on its own thread)", "",
+             "  ms/frame: wall clock, end to end, the median run; work ms: its stages summed (encoding runs on its own thread);",
+             "  peak MB and 1st frame s: the worst run", "",
              f"  {'portrait':<12}{'output':>11}{'ms/frame':>10}{'x first':>9}{'work ms':>9}{'x first':>9}"
-             f"{'prepare ms':>12}{'1st frame s':>13}{'peak MB':>9}"]
+             f"{'prepare ms':>12}{'1st frame s':>13}{'peak MB':>9}  runs ms/frame"]
     for r in runs:
-        lines.append(f"  {size(r['portrait_size']):<12}{size(r.get('output_size')):>11}{wall(r):>10.1f}{wall(r) / wall(base):>9.2f}"
+        lines.append(f"  {size(r['portrait_size']):<12}{size(r.get('output_size')):>11}{_wall(r):>10.1f}{_wall(r) / _wall(base):>9.2f}"
                      f"{work(r):>9.1f}{work(r) / work(base):>9.2f}"
-                     f"{r['prepare_ms']:>12.0f}{r['first_frame_s'] or 0:>13.2f}{r['peak_rss_mb']:>9.0f}")
+                     f"{r['prepare_ms']:>12.0f}{r['first_frame_s'] or 0:>13.2f}{r['peak_rss_mb']:>9.0f}  "
+                     + " ".join(f"{v:.1f}" for v in r["ms_per_frame_runs"]))
     stages = list(base["stages_ms_per_frame"])
-    lines += ["", "  ms per frame by stage:", "  " + f"{'portrait':<12}" + "".join(f"{k[:11]:>12}" for k in stages)]
+    lines += ["", "  ms per frame by stage (the median run):", "  " + f"{'portrait':<12}" + "".join(f"{k[:11]:>12}" for k in stages)]
     for r in runs:
         w, h = r["portrait_size"]
         lines.append("  " + f"{f'{w}x{h}':<12}" + "".join(f"{r['stages_ms_per_frame'].get(k, 0):>12.2f}" for k in stages))
-    return {"runs": runs, "text": "\n".join(lines)}
+    return "\n".join(lines)

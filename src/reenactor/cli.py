@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from reenactor import __version__
-from reenactor.config import BACKGROUNDS, MOUTH_MODES, POSE_MODES, RETARGET_METHODS
+from reenactor.config import BACKGROUNDS, MOUTH_MODES, POSE_MODES, RETARGET_METHODS, X264_PRESETS
 from reenactor.errors import InputError, OutputError, ReenactorError
 from reenactor.io.alloc import keep_large_buffers
 from reenactor.livecli import add_live_parser
@@ -91,6 +91,7 @@ CONFIG_OPTIONS = (
     ("--retarget", "retarget", "method", {"choices": RETARGET_METHODS}),
     ("--background", "render", "background", {"choices": BACKGROUNDS}),
     ("--max-size", "output", "max_size", {"type": _nonneg_int, "metavar": "N"}),
+    ("--preset", "output", "preset", {"choices": X264_PRESETS}),
     ("--watermark", "output", "watermark", {"action": "store_true"}),
     ("--pose", "retarget", "pose", {"choices": POSE_MODES}),
     ("--pose-scale", "retarget", "pose_scale", {"type": float, "metavar": "K"}),
@@ -139,6 +140,8 @@ def _add_bench_parser(sub) -> None:
     b.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
     b.add_argument("--portrait-size", type=_sizes, default=None, metavar="N[,N...]",
                    help="bring the portrait's longer side to N px (e.g. 640,4000: one run per size, each in its own process, compared)")
+    b.add_argument("--repeat", type=_positive_int, default=3, metavar="K",
+                   help="with several --portrait-size: take the sizes in turn K times and compare medians (default 3)")
     b.add_argument("--driver-minutes", type=_positive_minutes, default=None, metavar="M",
                    help="loop the driver clip to M minutes instead of --frames, and print the memory along the run")
     b.add_argument("--mouth-models", action="store_true",

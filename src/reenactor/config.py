@@ -22,6 +22,7 @@ from reenactor.configrules import ConfigError, Range, validate as _validate
 MOUTH_MODES = ("driver", "learned", "fdgan", "synthetic", "off")
 BACKGROUNDS = ("still", "warp")
 RETARGET_METHODS = ("geometric", "ldnet")
+X264_PRESETS = ("auto", "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 RETARGET_MODES = ("relative", "absolute")
 REFERENCE_RULES = ("match", "neutral")
 POSE_MODES = ("auto", "driver", "portrait")
@@ -360,18 +361,19 @@ class OutputConfig:
     """
 
     crf: int = 18
-    preset: str = "veryfast"
+    #: x264 preset; "auto": veryfast, and above QHD (2560x1440) ultrafast with
+    #: CABAC and deblocking (:func:`reenactor.io.video_write.encoder_options`).
+    preset: str = "auto"
     #: Draw a small visible "synthetic - reenactor" label in the bottom-right
     #: corner of every frame (the metadata tag is always written).
     watermark: bool = False
-    #: Videos: longer side at most this many pixels, and never more than H.264
-    #: level 5.1's frame size (36,864 macroblocks, e.g. 4096x2304), so browsers
-    #: and players decode it; 0 keeps the portrait's full size.
-    max_size: int = 4096
+    #: Videos: longer side at most this many pixels, and never larger than the
+    #: 4K UHD frame (3840x2160 or 2160x3840), which hardware decoders and
+    #: browsers play; 0 keeps the portrait's full size.
+    max_size: int = 3840
 
     def __post_init__(self) -> None:
-        presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
-        _validate(self, {"crf": Range(0, 51, integer=True), "preset": presets, "watermark": (False, True),
+        _validate(self, {"crf": Range(0, 51, integer=True), "preset": X264_PRESETS, "watermark": (False, True),
                          "max_size": _NONNEG_INT})
 
 

@@ -56,7 +56,7 @@ def even_size(height: int, width: int) -> tuple[int, int]:
 
 def video_size(reenactor: Reenactor, portrait: PreparedPortrait, crop_output: bool) -> tuple[int, int]:
     """(width, height) of the video written for ``portrait``: even, and within
-    ``OutputConfig.max_size`` and H.264 level 5.1 (:func:`reenactor.io.video.fit_video_size`)."""
+    ``OutputConfig.max_size`` and the 4K UHD frame (:func:`reenactor.io.video.fit_video_size`)."""
     from reenactor.io.video_write import fit_video_size
 
     w, h = (reenactor.config.render.work_size,) * 2 if crop_output else portrait.size

@@ -14,7 +14,7 @@ RGB, C-contiguous, and upright (a display rotation is applied on reading).
 from __future__ import annotations
 
 from reenactor.io.video_read import VideoInfo, has_audio, iter_frames, probe_video
-from reenactor.io.video_write import H264_LEVEL51_MACROBLOCKS, VIDEO_WRITE_EXTENSIONS, VideoWriter, fit_video_size
+from reenactor.io.video_write import UHD_FRAME, VIDEO_WRITE_EXTENSIONS, VideoWriter, fit_video_size
 
 __all__ = [
     "VideoInfo",
@@ -24,5 +24,5 @@ __all__ = [
     "VideoWriter",
     "VIDEO_WRITE_EXTENSIONS",
     "fit_video_size",
-    "H264_LEVEL51_MACROBLOCKS",
+    "UHD_FRAME",
 ]

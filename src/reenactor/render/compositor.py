@@ -25,6 +25,7 @@ import numpy as np
 
 from reenactor.config import ReenactorConfig
 from reenactor.io.alloc import release_free_memory
+from reenactor.render.blocks import BlockMaps, block_pieces
 from reenactor.render.layers import build_layers
 from reenactor.render.mouth import MouthPatch
 from reenactor.render.moving import LayerCover, moving_runs
@@ -119,39 +120,51 @@ class Compositor:
         """The whole picture with the crop's displacement applied: HxWx3 uint8.
 
         Only the runs of blocks whose pixels move
-        (:func:`reenactor.render.moving.moving_runs`) are resampled, in bands
+        (:func:`reenactor.render.moving.moving_runs`) are resampled, in pieces
         of at most :data:`STRIP_PIXELS` (their maps stay in the cache, and a
         4000 px portrait's temporaries a few MB); the rest is the portrait as
         prepared, which the resampling would reproduce anyway. With layers,
         blocks that can only show the still plate are left too, and blocks
         that only sample the opaque person are resampled without the plate.
+        A crop aligned to its blocks has its maps upsampled by
+        :class:`reenactor.render.blocks.BlockMaps`; others by ``cv2.warpAffine``.
         """
         out = space.base.copy()
-        runs = moving_runs(portrait.crop, disp, portrait._spaces["roi"], space.cover)
+        roi = portrait._spaces["roi"]
+        runs = moving_runs(portrait.crop, disp, roi, space.cover)
         if not runs:
             return out
-        jobs = [(band, kind) for box, kind in runs for band in _bands(box)]
+        shift = space.person_at if space.person is not None else (0, 0)
+
+        def general(box):
+            return self._picture_map(self._crop_sampled(portrait, d_img, box), box, shift)
+
+        if portrait.crop.block > 0:
+            maps = BlockMaps(portrait.crop, roi, d_img, shift, general)
+            jobs = [(piece, kind) for box, kind in runs for piece in block_pieces(box, maps.xs, STRIP_PIXELS)]
+        else:
+            maps = general
+            jobs = [(band, kind) for box, kind in runs for band in _bands(box)]
         if len(jobs) < 4:
             for band, kind in jobs:
-                self._draw_band(out, portrait, space, d_img, band, kind)
-        else:  # the bands are disjoint: one worker per core, at most 4 (OpenCV releases the GIL)
-            list(_band_pool().map(lambda job: self._draw_band(out, portrait, space, d_img, *job), jobs))
+                self._draw_band(out, space, band, kind, maps)
+        else:  # the pieces are disjoint: one worker per core, at most 4 (OpenCV releases the GIL)
+            list(_band_pool().map(lambda job: self._draw_band(out, space, *job, maps), jobs))
         return out
 
-    def _draw_band(self, out: np.ndarray, portrait: PreparedPortrait, space: DrawingSpace, d_img: np.ndarray,
-                   band: tuple[int, int, int, int], kind: str) -> None:
+    @staticmethod
+    def _draw_band(out: np.ndarray, space: DrawingSpace, band: tuple[int, int, int, int], kind: str, maps) -> None:
         """Resample the image pixels ``band`` (x0, y0, x1, y1) of ``out`` in place, drawn as ``kind``
-        (:func:`reenactor.render.moving.moving_runs`); ``d_img``: (S, S, 2) crop displacement in image px."""
+        (:func:`reenactor.render.moving.moving_runs`); ``maps``: band -> (map_x, map_y) in the
+        pixels of what is sampled (the person layer's region, else the picture)."""
         x0, y0, x1, y1 = band
-        d = self._crop_sampled(portrait, d_img, band)
+        mx, my = maps(band)
         if space.person is None:
-            out[y0:y1, x0:x1] = remap(space.base, *self._picture_map(d, band))
-            return
-        px, py = space.person_at
-        mx, my = self._picture_map(d, band, shift=(px, py))
-        if kind == "opaque":  # the person alone: its colour is the portrait's (sampled like the layer)
+            out[y0:y1, x0:x1] = remap(space.base, mx, my)
+        elif kind == "opaque":  # the person alone: its colour is the portrait's (sampled like the layer)
             out[y0:y1, x0:x1] = remap(space.region(), mx, my)
         else:
+            px, py = space.person_at
             out[y0:y1, x0:x1] = space.person.composite(mx, my, at=(x0 - px, y0 - py))
 
     @staticmethod

@@ -2,6 +2,12 @@
 
 A crop is an axis-aligned similarity ``u = s * x + t`` from portrait-image
 pixels ``x`` to crop pixels ``u`` (both (x, y), pixel centres at integers).
+
+The crop of a large portrait is *aligned to its blocks* (``block`` > 0): its
+scale is ``b / m`` exactly (``b`` crop pixels are ``m`` whole image pixels) and
+the crop's pixel borders at multiples of ``b`` lie on image pixel borders, so
+:mod:`reenactor.render.blocks` can upsample the warp to a block's image pixels
+with ``cv2.resize``, whose lattice is aligned the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ import numpy as np
 from reenactor.config import RenderConfig
 from reenactor.face.topology import CHIN, STABLE_POINTS
 from reenactor.numeric import smoothstep
+from reenactor.render.moving import BLOCK_PIXELS, SMALL_PICTURE
+
+#: How far from exact an aligned crop's border may lie (image pixels; float rounding).
+ALIGN_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -24,11 +34,26 @@ class CropTransform:
         scale: crop pixels per image pixel.
         offset: (2,) translation, crop pixels.
         size: side of the square crop, pixels.
+        block: 0, or the side in crop pixels of the blocks the crop is aligned
+            to (see the module docstring): ``scale * m == block`` for a whole
+            number ``m`` of image pixels, and crop coordinate ``-0.5`` (the
+            outer border of crop pixel 0) maps to an image pixel border.
+
+    Raises:
+        ValueError: ``block`` > 0 but the crop is not aligned to it.
     """
 
     scale: float
     offset: tuple[float, float]
     size: int
+    block: int = 0
+
+    def __post_init__(self) -> None:
+        if self.block > 0:
+            m = self.block / self.scale
+            borders = [(-0.5 - o) / self.scale + 0.5 for o in self.offset]
+            if abs(m - round(m)) > ALIGN_TOLERANCE or any(abs(b - round(b)) > ALIGN_TOLERANCE for b in borders):
+                raise ValueError(f"crop (scale {self.scale}, offset {self.offset}) is not aligned to blocks of {self.block}")
 
     @staticmethod
     def around_face(landmarks: np.ndarray, cfg: RenderConfig) -> "CropTransform":
@@ -43,8 +68,27 @@ class CropTransform:
         centre = 0.5 * (lm.max(0) + lm.min(0)) + np.array([0.0, cfg.crop_shift * size])
         side = cfg.crop_scale * size
         s = cfg.work_size / side
-        off = cfg.work_size / 2 - s * centre
-        return CropTransform(float(s), (float(off[0]), float(off[1])), cfg.work_size)
+        if side * side <= SMALL_PICTURE:  # drawn as one block (reenactor.render.moving)
+            off = cfg.work_size / 2 - s * centre
+            return CropTransform(float(s), (float(off[0]), float(off[1])), cfg.work_size)
+        return CropTransform.aligned(s, centre, cfg.work_size)
+
+    @staticmethod
+    def aligned(scale: float, centre: np.ndarray, size: int) -> "CropTransform":
+        """The crop of ``size`` pixels and about ``scale`` crop pixels per image pixel centred
+        near image point ``centre`` (x, y), aligned to blocks of about
+        :data:`reenactor.render.moving.BLOCK_PIXELS` image pixels.
+
+        The scale changes by at most half an image pixel per block (0.4 %), the
+        centre by at most half an image pixel.
+        """
+        b = max(2, int(round(BLOCK_PIXELS * scale)))
+        s = b / max(1, round(b / scale))
+        off = []
+        for c in centre:  # the border of crop pixel 0 on the image pixel border nearest the exact one
+            border = np.round((-0.5 - (size / 2 - s * c)) / s + 0.5) - 0.5
+            off.append(float(-0.5 - s * border))
+        return CropTransform(float(s), (off[0], off[1]), size, b)
 
     @property
     def matrix(self) -> np.ndarray:

@@ -149,14 +149,14 @@ def moving_runs(
     if not moving.any():
         return []
     small = (roi[2] - roi[0]) * (roi[3] - roi[1]) <= SMALL_PICTURE
-    b = n if small else min(n, max(2, int(round(BLOCK_PIXELS * s))))
+    b = n if small else min(n, block_side(crop))
     nb = -(-n // b)
     if nb == 1:
         blocks = np.ones((1, 1), bool)
     else:  # an image pixel interpolates crop pixels floor(u) and floor(u) + 1: b + 1 of them per block
         blocks = cv2.dilate(moving, np.ones((b + 1, b + 1), np.uint8), anchor=(0, 0))[0:n:b, 0:n:b] > 0
     xs = _block_starts(crop.offset[0], s, b, nb, roi[0], roi[2])
-    ys = _block_starts(crop.offset[1], s, b, nb, roi[1], roi[3])
+    ys = _block_starts(crop.offset[1], s, b, nb, roi[1], roi[3])  # as block_edges, for this b
     if small:
         cover = None  # one block: it is drawn whole anyway
     kinds = np.full((nb, nb), MIXED, np.int8)
@@ -172,6 +172,21 @@ def moving_runs(
             if row[c0 + 1] != STILL and box[2] > box[0] and box[3] > box[1]:
                 runs.append((box, "opaque" if row[c0 + 1] == OPAQUE else "mixed"))
     return runs
+
+
+def block_side(crop) -> int:
+    """Side of a block in crop pixels: the crop's own (an aligned crop,
+    :class:`reenactor.render.crop.CropTransform`) or about :data:`BLOCK_PIXELS` image pixels."""
+    return crop.block if crop.block > 0 else max(2, int(round(BLOCK_PIXELS * crop.scale)))
+
+
+def block_edges(crop, roi: tuple[int, int, int, int]) -> tuple[list[int], list[int]]:
+    """Image pixel edges of the crop's blocks inside ``roi`` (x0, y0, x1, y1): (xs, ys), each
+    the first pixel of every block and the end (see :func:`_block_starts`)."""
+    n, b = crop.size, block_side(crop)
+    nb = -(-n // b)
+    return (_block_starts(crop.offset[0], crop.scale, b, nb, roi[0], roi[2]),
+            _block_starts(crop.offset[1], crop.scale, b, nb, roi[1], roi[3]))
 
 
 def _block_reach(disp: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
