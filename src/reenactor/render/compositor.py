@@ -15,9 +15,7 @@ pixels; maps are ``cv2.remap`` backward maps (float32 pixel x, y).
 
 from __future__ import annotations
 
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import cv2
@@ -31,6 +29,7 @@ from reenactor.render.mouth import MouthPatch
 from reenactor.render.moving import LayerCover, moving_runs
 from reenactor.render.space import DrawingSpace
 from reenactor.render.warp import MeshWarper, SampleLayer, remap
+from reenactor.render.workers import worker_pool
 
 if TYPE_CHECKING:  # annotations only (api imports this module)
     from reenactor.api import PreparedPortrait, StageTimer
@@ -149,7 +148,7 @@ class Compositor:
             for band, kind in jobs:
                 self._draw_band(out, space, band, kind, maps)
         else:  # the pieces are disjoint: one worker per core, at most 4 (OpenCV releases the GIL)
-            list(_band_pool().map(lambda job: self._draw_band(out, space, *job, maps), jobs))
+            list(worker_pool().map(lambda job: self._draw_band(out, space, *job, maps), jobs))
         return out
 
     @staticmethod
@@ -324,17 +323,6 @@ class Compositor:
             px, py = person_at
             return space.person.composite(mx - px, my - py, at=(box[0] - px, box[1] - py))
         return remap(space.base, mx, my)
-
-
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _band_pool() -> ThreadPoolExecutor:
-    """The workers that draw a large picture's bands (one per core, at most 4; made once)."""
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="reenactor-band")
-    return _POOL
 
 
 def _bands(box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:

@@ -60,6 +60,7 @@ def lid_bands(source: np.ndarray, target: np.ndarray, lash_fraction: float) -> l
     Returns:
         Two :class:`LidBand`.
     """
+    from reenactor.render.mesh import source_memo
     from reenactor.render.warp import LASH_FIRST, with_lash_points
 
     def full(points: np.ndarray) -> np.ndarray:
@@ -67,7 +68,7 @@ def lid_bands(source: np.ndarray, target: np.ndarray, lash_fraction: float) -> l
         p[:, : min(3, points.shape[1])] = points[: T.N_LANDMARKS, :3]
         return T.with_virtual_points(p)
 
-    src_v, dst_v = with_lash_points(full(source), full(target), lash_fraction)
+    src_v, dst_v = with_lash_points(source_memo("lid-vertices", source, lambda: full(source)), full(target), lash_fraction)
     scale = T.inter_ocular(dst_v) / max(T.inter_ocular(src_v), 1e-6)
     n = len(T.RIGHT_UPPER_LID)
     bands = []

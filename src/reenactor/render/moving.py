@@ -144,12 +144,15 @@ def moving_runs(
     """
     n = disp.shape[0]
     s = crop.scale
+    small = (roi[2] - roi[0]) * (roi[3] - roi[1]) <= SMALL_PICTURE
+    if small:  # one block, drawn whole when anything moves
+        still = np.abs(disp).max(initial=0.0) < STILL_SHIFT * s
+        return [] if still or roi[2] <= roi[0] or roi[3] <= roi[1] else [(tuple(roi), "mixed")]
     flat = np.abs(disp.reshape(n, -1)) >= STILL_SHIFT * s  # (S, 2S): x and y interleaved
     moving = (flat[:, 0::2] | flat[:, 1::2]).view(np.uint8)
     if not moving.any():
         return []
-    small = (roi[2] - roi[0]) * (roi[3] - roi[1]) <= SMALL_PICTURE
-    b = n if small else min(n, block_side(crop))
+    b = min(n, block_side(crop))
     nb = -(-n // b)
     if nb == 1:
         blocks = np.ones((1, 1), bool)
@@ -157,8 +160,6 @@ def moving_runs(
         blocks = cv2.dilate(moving, np.ones((b + 1, b + 1), np.uint8), anchor=(0, 0))[0:n:b, 0:n:b] > 0
     xs = _block_starts(crop.offset[0], s, b, nb, roi[0], roi[2])
     ys = _block_starts(crop.offset[1], s, b, nb, roi[1], roi[3])  # as block_edges, for this b
-    if small:
-        cover = None  # one block: it is drawn whole anyway
     kinds = np.full((nb, nb), MIXED, np.int8)
     if cover is not None:
         kinds = _kinds(cover, disp, b, s, np.array(xs), np.array(ys))

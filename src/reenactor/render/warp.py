@@ -48,12 +48,15 @@ from reenactor.render.mesh import (
     lash_band_triangles,
     orient_consistently,
     outward_signs,
+    source_memo,
+    triangle_tables,
     triangle_affines,
     triangle_facing,
     with_head_ring,
     with_lash_points,
 )
-from reenactor.render.warp_layers import FaceRaster, SampleLayer, feathered, mirror_layer, seam_layer
+from reenactor.render.warp_layers import FaceRaster, SampleLayer, feathered, mesh_displacement, mirror_layer, seam_layer
+from reenactor.render.workers import worker_pool
 
 #: The warp's public names (the mesh geometry is re-exported from :mod:`reenactor.render.mesh`).
 __all__ = [
@@ -111,6 +114,7 @@ class MeshWarper:
         if self.head_ring:
             self.tris = np.concatenate([self.tris, head_ring_triangles()])
         self.tris = orient_consistently(self.tris)
+        self._tris_key = hash(self.tris.tobytes())
         self._src_cache: tuple[np.ndarray, np.ndarray] | None = None
         gx, gy = np.meshgrid(np.arange(n, dtype=np.float32), np.arange(n, dtype=np.float32))
         self.grid_x, self.grid_y = gx, gy
@@ -156,7 +160,8 @@ class MeshWarper:
             :class:`FaceRaster`, or None when no face pixel is drawn.
         """
         tri = self.tris
-        order = np.argsort(-dst_z[tri].mean(1), kind="stable")
+        z = dst_z[tri]
+        order = np.argsort(-(z[:, 0] + z[:, 1] + z[:, 2]), kind="stable")  # farthest first (not .mean(1): slow on (T, 3))
         order = order[visible[order]]
         if len(order) == 0:
             return None
@@ -226,9 +231,9 @@ class MeshWarper:
         # Written out, not as a matrix product: BLAS threads cost more than this small product.
         cross = self.coarse32[:, :1] * o32[:, 0] + self.coarse32[:, 1:] * o32[:, 1]
         d2 = self.coarse_sq[:, None] + (o32**2).sum(1)[None] - 2.0 * cross
-        d2 -= d2.min(1, keepdims=True)
+        d2 -= cv2.reduce(d2, 1, cv2.REDUCE_MIN)  # (row reductions by OpenCV: numpy's cost 10x more here)
         phi = np.exp(d2 * np.float32(-0.5 / (sigma * sigma)))
-        r = (phi @ resid.astype(np.float32)) / phi.sum(1, keepdims=True)
+        r = (phi @ resid.astype(np.float32)) / cv2.reduce(phi, 1, cv2.REDUCE_SUM)
         w_res = np.exp(-((dist / (0.6 * cfg.hair_radius * face)) ** 2)) * anchor
         field = (w_rigid[:, None] * rigid + w_res[:, None] * r).astype(np.float32).reshape(g, g, 2)
         return cv2.resize(field, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
@@ -291,10 +296,11 @@ class MeshWarper:
             mirror layer, then the seam layer, each by its weight.
         """
         src_v, dst_v, face = self._vertices(src, dst)
-        outward = outward_signs(src_v, self.tris)
+        outward, cos_s = source_memo(f"facing:{self._tris_key}", src_v, lambda: self._source_facing(src_v))
         cos_d = triangle_facing(dst_v, self.tris, outward)
-        cos_s = triangle_facing(src_v, self.tris, outward)
-        field = self.outer_field(dst_v[:, :2], src_v[:, :2], face, edge)
+        # The outer field and the triangles' affines are made by workers while this thread rasterises the face.
+        outer = worker_pool().submit(self.outer_field, dst_v[:, :2], src_v[:, :2], face, edge)
+        affines = worker_pool().submit(triangle_tables, self.tris, src_v, dst_v)
         grid = (self.grid_x, self.grid_y)
         # Every triangle facing the camera in the target is drawn, even one the
         # portrait shows from behind (a nostril, the far side of the nose):
@@ -302,11 +308,14 @@ class MeshWarper:
         # show. Its texture comes from its mirror when that is seen (see
         # mirror_layer), else from its own, folded, source triangle.
         raster = self.face_raster(dst_v[:, :2], cos_d > 0.0, dst_v[:, 2], self._margin(face))
+        mesh = None if raster is None else mesh_displacement(raster, *affines.result())
+        field = outer.result()
         if raster is None:
             return WarpMaps(field, grid, None, None)
-        mesh = self._mesh_displacement(raster, src_v, dst_v)
         f = self.cfg.face_feather
         alpha = feathered(raster.inside, f)
+        facing = (outward, cos_s, cos_d)
+        mirrored = worker_pool().submit(mirror_layer, self, raster, src_v, dst_v, facing, alpha, face) if mirror else None
         blend, seam = alpha, None
         if seams and f > 0 and self.cfg.seam_gap_full > 0:
             blend, seam = seam_layer(self, raster, alpha, mesh, field)
@@ -317,8 +326,12 @@ class MeshWarper:
         disp = field  # blended in place: the seam layer has taken its own samples of the outer field
         near = field[crop]
         disp[crop] = near + blend[local][..., None] * (mesh[local] - near)
-        layer = mirror_layer(self, raster, src_v, dst_v, (outward, cos_s, cos_d), alpha, face) if mirror else None
-        return WarpMaps(disp, grid, layer, seam)
+        return WarpMaps(disp, grid, None if mirrored is None else mirrored.result(), seam)
+
+    def _source_facing(self, src_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(outward signs, facing cosines) of the portrait's triangles (see :func:`outward_signs`)."""
+        outward = outward_signs(src_v, self.tris)
+        return outward, triangle_facing(src_v, self.tris, outward)
 
     def _vertices(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(V, 3) float64 source and target warp vertices (landmarks, fan centres,
@@ -346,33 +359,6 @@ class MeshWarper:
         the outline feather and the mirror layer's blur (radius ~4 sigma)."""
         f = self.cfg.face_feather
         return int(np.ceil(4.0 * max(1.0, 0.01 * face, f / 2.0))) + max(f, 0) + 4
-
-    def _mesh_displacement(self, raster: FaceRaster, src_v: np.ndarray, dst_v: np.ndarray) -> np.ndarray:
-        """(h, w, 2) float32 piecewise-affine displacement (source - target) over
-        the raster's region, crop px; 0 outside the face.
-
-        Inside a triangle the displacement is a mix of its corners'; a pixel
-        the raster rounds into a sliver triangle lies a little outside it,
-        where the sliver's affine extrapolates wildly (a lone pixel sampled
-        20 px away, a tiny ring at a closed eye's corner at full resolution),
-        so it is clipped to the corners' range.
-        """
-        aff = triangle_affines(self.tris, dst_v[:, :2], src_v[:, :2]).astype(np.float32)
-        aff[:, 0, 0] -= 1.0
-        aff[:, 1, 1] -= 1.0
-        corner = (src_v[:, :2] - dst_v[:, :2])[self.tris]  # (T, 3, 2)
-        lo, hi = corner.min(1).astype(np.float32), corner.max(1).astype(np.float32)
-        tid, ys, xs = raster.tid, raster.ys, raster.xs
-        xf, yf = (xs + raster.origin[0]).astype(np.float32), (ys + raster.origin[1]).astype(np.float32)
-        h, w = raster.ids.shape
-        flat = ys * w + xs
-        mesh = np.zeros((h * w, 2), np.float32)
-        for c in range(2):
-            a = aff[tid, c]  # (P, 3)
-            d = a[:, 0] * xf + a[:, 1] * yf + a[:, 2]
-            mesh[flat, c] = np.clip(d, lo[tid, c], hi[tid, c])
-        return mesh.reshape(h, w, 2)
-
 
 def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
     """Sample ``image`` (HxWxC uint8) at the backward map (bilinear, reflected border)."""

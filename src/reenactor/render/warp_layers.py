@@ -125,6 +125,34 @@ def feathered(inside: np.ndarray, f: int) -> np.ndarray:
 
 
 
+def mesh_displacement(raster: FaceRaster, aff: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """(h, w, 2) float32 piecewise-affine displacement (source - target) over
+    the raster's region, crop px; 0 outside the face.
+
+    Inside a triangle the displacement is a mix of its corners'
+    (:func:`reenactor.render.mesh.triangle_tables`); a pixel the raster rounds into a sliver
+    triangle lies a little outside it, where the sliver's affine
+    extrapolates wildly (a lone pixel sampled 20 px away, a tiny ring at a
+    closed eye's corner at full resolution), so it is clipped to the
+    corners' range. Computed over the whole region (outside the face the
+    id's row is all zeros): a dense pass costs a third of gathering and
+    scattering the face's pixels.
+    """
+    h, w = raster.ids.shape
+    ids = raster.ids.ravel() + 1
+    a, low, high = np.take(aff, ids, axis=0), np.take(lo, ids, axis=0), np.take(hi, ids, axis=0)
+    x = np.broadcast_to(np.arange(w, dtype=np.float32) + np.float32(raster.origin[0]), (h, w)).ravel()
+    y = np.repeat(np.arange(h, dtype=np.float32) + np.float32(raster.origin[1]), w)
+    d = np.empty((h * w, 2), np.float32)
+    for c in range(2):
+        np.multiply(a[:, 3 * c], x, out=d[:, c])
+        d[:, c] += a[:, 3 * c + 1] * y
+        d[:, c] += a[:, 3 * c + 2]
+    np.maximum(d, low, out=d)
+    np.minimum(d, high, out=d)
+    return d.reshape(h, w, 2)
+
+
 def seam_layer(
     warper, raster: FaceRaster, alpha: np.ndarray, mesh: np.ndarray, field: np.ndarray
 ) -> tuple[np.ndarray, SampleLayer | None]:
