@@ -56,7 +56,6 @@ from reenactor.render.mesh import (
     with_lash_points,
 )
 from reenactor.render.warp_layers import FaceRaster, SampleLayer, feathered, mesh_displacement, mirror_layer, seam_layer
-from reenactor.render.workers import worker_pool
 
 #: The warp's public names (the mesh geometry is re-exported from :mod:`reenactor.render.mesh`).
 __all__ = [
@@ -298,9 +297,7 @@ class MeshWarper:
         src_v, dst_v, face = self._vertices(src, dst)
         outward, cos_s = source_memo(f"facing:{self._tris_key}", src_v, lambda: self._source_facing(src_v))
         cos_d = triangle_facing(dst_v, self.tris, outward)
-        # The outer field and the triangles' affines are made by workers while this thread rasterises the face.
-        outer = worker_pool().submit(self.outer_field, dst_v[:, :2], src_v[:, :2], face, edge)
-        affines = worker_pool().submit(triangle_tables, self.tris, src_v, dst_v)
+        field = self.outer_field(dst_v[:, :2], src_v[:, :2], face, edge)
         grid = (self.grid_x, self.grid_y)
         # Every triangle facing the camera in the target is drawn, even one the
         # portrait shows from behind (a nostril, the far side of the nose):
@@ -308,14 +305,11 @@ class MeshWarper:
         # show. Its texture comes from its mirror when that is seen (see
         # mirror_layer), else from its own, folded, source triangle.
         raster = self.face_raster(dst_v[:, :2], cos_d > 0.0, dst_v[:, 2], self._margin(face))
-        mesh = None if raster is None else mesh_displacement(raster, *affines.result())
-        field = outer.result()
         if raster is None:
             return WarpMaps(field, grid, None, None)
+        mesh = mesh_displacement(raster, *triangle_tables(self.tris, src_v, dst_v))
         f = self.cfg.face_feather
         alpha = feathered(raster.inside, f)
-        facing = (outward, cos_s, cos_d)
-        mirrored = worker_pool().submit(mirror_layer, self, raster, src_v, dst_v, facing, alpha, face) if mirror else None
         blend, seam = alpha, None
         if seams and f > 0 and self.cfg.seam_gap_full > 0:
             blend, seam = seam_layer(self, raster, alpha, mesh, field)
@@ -326,7 +320,8 @@ class MeshWarper:
         disp = field  # blended in place: the seam layer has taken its own samples of the outer field
         near = field[crop]
         disp[crop] = near + blend[local][..., None] * (mesh[local] - near)
-        return WarpMaps(disp, grid, None if mirrored is None else mirrored.result(), seam)
+        layer = mirror_layer(self, raster, src_v, dst_v, (outward, cos_s, cos_d), alpha, face) if mirror else None
+        return WarpMaps(disp, grid, layer, seam)
 
     def _source_facing(self, src_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(outward signs, facing cosines) of the portrait's triangles (see :func:`outward_signs`)."""
