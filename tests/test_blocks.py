@@ -91,3 +91,16 @@ def test_block_pieces_cut_at_block_edges():
     assert all(p[0] in xs and p[2] in xs for p in pieces)
     assert all((p[2] - p[0]) * 20 <= 20 * 260 or np.sum((xs > p[0]) & (xs < p[2])) == 0 for p in pieces)
     assert [p[2] for p in pieces[:-1]] == [p[0] for p in pieces[1:]]
+
+
+def test_source_memo_is_per_array_and_read_only():
+    from reenactor.render.mesh import source_memo
+
+    calls = []
+    a, b = np.arange(12.0).reshape(4, 3), np.arange(12.0).reshape(4, 3) + 1
+    first = source_memo("test", a, lambda: calls.append("a") or a * 2)
+    again = source_memo("test", a.copy(), lambda: calls.append("a2") or a * 2)  # same bytes: kept
+    other = source_memo("test", b, lambda: calls.append("b") or b * 2)
+    assert calls == ["a", "b"] and again is first and np.array_equal(other, b * 2)
+    with pytest.raises(ValueError):
+        first[0, 0] = 1.0  # handed out read-only: no caller can change another frame's geometry

@@ -76,3 +76,33 @@ def test_a_capped_video_is_drawn_at_its_size(tmp_path, prepared, monkeypatch):
     monkeypatch.setattr(pipeline, "fit_frame", lambda frame, w, h: seen.append(frame.shape) or real(frame, w, h))
     animate_template(small, prepared, "blink", tmp_path / "s.mp4", max_frames=3)
     assert seen == [(256, 256, 3)] * 3
+
+
+def test_auto_preset_by_frame_size():
+    """`--preset auto`: veryfast up to QHD; above it ultrafast with CABAC and deblocking, one frame at a time."""
+    from reenactor.io.video_write import LOW_MEMORY_PIXELS, encoder_options
+
+    small = encoder_options(1920, 1080, 18, "auto")
+    assert small == {"crf": "18", "preset": "veryfast"}
+    large = encoder_options(3238, 2160, 18, "auto")
+    assert 3238 * 2160 > LOW_MEMORY_PIXELS and large["preset"] == "ultrafast"
+    params = dict(p.split("=") for p in large["x264-params"].split(":"))
+    assert params["cabac"] == "1" and params["deblock"] == "0,0" and params["bframes"] == "0" and params["sliced-threads"] == "1"
+    explicit = encoder_options(3238, 2160, 18, "medium")  # a chosen preset is kept, only encoded one frame at a time
+    assert explicit["preset"] == "medium" and "cabac" not in explicit["x264-params"]
+
+
+def test_large_video_plays_and_is_encoded_by_auto(tmp_path):
+    """A frame above QHD goes through the auto settings and decodes back to what was written."""
+    import numpy as np
+
+    from reenactor.io.video import VideoWriter
+
+    rng = np.random.default_rng(0)
+    frame = np.repeat(np.repeat(rng.integers(0, 255, (68, 102, 3), np.uint8), 32, 0), 32, 1)[:2160, :3238]
+    with VideoWriter(tmp_path / "big.mp4", fps=25, size=(3238, 2160)) as vw:
+        for _ in range(2):
+            vw.write(frame)
+    with av.open(str(tmp_path / "big.mp4")) as c:
+        got = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    assert got.shape == frame.shape and np.abs(got.astype(int) - frame).mean() < 4.0

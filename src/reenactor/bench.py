@@ -238,6 +238,10 @@ def _sizes_text(runs: list[dict], sizes: list[int]) -> str:
                      f"{work(r):>9.1f}{work(r) / work(base):>9.2f}"
                      f"{r['prepare_ms']:>12.0f}{r['first_frame_s'] or 0:>13.2f}{r['peak_rss_mb']:>9.0f}  "
                      + " ".join(f"{v:.1f}" for v in r["ms_per_frame_runs"]))
+    if n > 1:
+        for r in runs[1:]:
+            pairs = [v / b for v, b in zip(r["ms_per_frame_runs"], base["ms_per_frame_runs"])]
+            lines.append(f"  x first, turn by turn, {size(r['portrait_size'])}: " + " ".join(f"{v:.2f}" for v in pairs))
     stages = list(base["stages_ms_per_frame"])
     lines += ["", "  ms per frame by stage (the median run):", "  " + f"{'portrait':<12}" + "".join(f"{k[:11]:>12}" for k in stages)]
     for r in runs:
