@@ -38,7 +38,8 @@ _AVCOL_RANGE_MPEG = 1  # limited ("tv") range
 
 #: The largest video frame, (long side, short side) in either orientation: 4K UHD,
 #: 3840x2160 or 2160x3840, which hardware decoders and browsers play (H.264 level
-#: 5.1 allows 4096x2304, but decoders that advertise 3840x2160 refuse taller frames).
+#: 5.1 allows 4096x2304, but many hardware decoders list 3840x2160 as their largest frame;
+#: not tested here on any device).
 UHD_FRAME = (3840, 2160)
 
 
