@@ -49,9 +49,9 @@ from reenactor.render.mesh import (
     orient_consistently,
     outward_signs,
     source_memo,
-    triangle_tables,
     triangle_affines,
     triangle_facing,
+    triangle_tables,
     with_head_ring,
     with_lash_points,
 )
@@ -114,7 +114,6 @@ class MeshWarper:
             self.tris = np.concatenate([self.tris, head_ring_triangles()])
         self.tris = orient_consistently(self.tris)
         self._tris_key = hash(self.tris.tobytes())
-        self._src_cache: tuple[np.ndarray, np.ndarray] | None = None
         gx, gy = np.meshgrid(np.arange(n, dtype=np.float32), np.arange(n, dtype=np.float32))
         self.grid_x, self.grid_y = gx, gy
         g = self.cfg.field_size
@@ -331,7 +330,8 @@ class MeshWarper:
     def _vertices(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(V, 3) float64 source and target warp vertices (landmarks, fan centres,
         lash line, head ring; crop px) and the target face's size (px)."""
-        src_v = self._source_vertices(src)
+        src = np.asarray(src, dtype=np.float64)
+        src_v = source_memo("virtual", src, lambda: T.with_virtual_points(src))  # the portrait's, once
         dst_v = T.with_virtual_points(np.asarray(dst, dtype=np.float64))
         # Always appended, so the head ring's vertex numbers stay fixed; no
         # triangle uses them when the lash band is off.
@@ -341,19 +341,12 @@ class MeshWarper:
             src_v, dst_v = with_head_ring(src_v, dst_v, self.cfg.head_ring_outward, self.cfg.head_ring_back)
         return src_v, dst_v, face
 
-    def _source_vertices(self, src: np.ndarray) -> np.ndarray:
-        """(481, 3) float64 portrait landmarks with the fan centres, kept while the portrait stays the same."""
-        src = np.asarray(src, dtype=np.float64)
-        cached = self._src_cache
-        if cached is None or not np.array_equal(cached[0], src):
-            cached = self._src_cache = (src.copy(), T.with_virtual_points(src))
-        return cached[1].copy()
-
     def _margin(self, face: float) -> int:
         """Room (px) around the face raster for the widest kernel drawn near it:
         the outline feather and the mirror layer's blur (radius ~4 sigma)."""
         f = self.cfg.face_feather
         return int(np.ceil(4.0 * max(1.0, 0.01 * face, f / 2.0))) + max(f, 0) + 4
+
 
 def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
     """Sample ``image`` (HxWxC uint8) at the backward map (bilinear, reflected border)."""

@@ -123,8 +123,6 @@ def feathered(inside: np.ndarray, f: int) -> np.ndarray:
     return alpha
 
 
-
-
 def mesh_displacement(raster: FaceRaster, aff: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """(h, w, 2) float32 piecewise-affine displacement (source - target) over
     the raster's region, crop px; 0 outside the face.
