@@ -242,3 +242,54 @@ def test_inner_weight_and_closed_sources_and_init(tmp_path):
     with pytest.raises(Exception, match="another architecture"):
         fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--init", str(first / "ckpt.pt"), "--variant", "adain",
                         "--out", str(tmp_path / "third")))
+
+
+def test_hole_condition_cuts_out_the_target_opening():
+    """--cond hole: grey inside the target's dilated inner lips, a fourth channel marking it, the warp elsewhere."""
+    pts = _face(SIZE, 1.0)
+    warped = np.random.default_rng(0).integers(0, 256, (SIZE, SIZE, 3), np.uint8)
+    plain = L.mouth_condition(warped, pts, hole=False)
+    np.testing.assert_array_equal(plain, L.to_unit(warped))
+    cond = L.mouth_condition(warped, pts, hole=True)
+    assert cond.shape == (4, SIZE, SIZE) and cond.dtype == np.float32
+    hole = cond[3] > 0.5
+    inner = L.inner_mouth_mask(pts, SIZE) > 0
+    assert set(np.unique(cond[3])) == {0.0, 1.0}
+    assert hole[inner].all() and hole.sum() > inner.sum()  # covers the opening and a dilated rim
+    assert (cond[:3, hole] == 0).all()
+    np.testing.assert_array_equal(cond[:3, ~hole], plain[:, ~hole])
+
+
+def test_l1_adam_and_hole_train(tmp_path):
+    """The options beyond the paper: L1 reconstruction, Adam, the hole condition; recorded in the checkpoint."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("reenactor.train.fdgan_net")
+    from reenactor.train import fdgan
+    from reenactor.train.fdgan_loss import generator_losses, make_optimizers
+
+    class Gen(torch.nn.Module):
+        def forward(self, src_img, src_lm, tgt_lm, cond):
+            return torch.zeros(1, 3, 2, 2)
+
+    zero = lambda x, *_: torch.zeros(x.shape[0], 1, 2, 2)  # noqa: E731
+    tgt = torch.zeros(1, 3, 2, 2)
+    tgt[0, :, 0, 0] = 0.5  # absolute error 0.5 on one pixel of four
+    args = (Gen(), zero, lambda x: torch.zeros(x.shape[0], 2, 2, 2), None, None, tgt, None, torch.zeros(1, dtype=torch.int64))
+    assert generator_losses(*args, rec="l1")[1]["rec"] == pytest.approx(0.125)
+    assert generator_losses(*args)[1]["rec"] == pytest.approx(0.0625)
+    net = torch.nn.Linear(2, 2)
+    assert all(isinstance(o, torch.optim.Adam) for o in make_optimizers(net, net, net, kind="adam"))
+    with pytest.raises(ValueError):
+        make_optimizers(net, net, net, kind="sgd")
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "2", "--cond", "hole", "--residual", "--rec", "l1",
+                           "--optimizer", "adam", "--lr", "1e-4", "--export")) == 0
+    ck = torch.load(tmp_path / "out" / "ckpt.pt", map_location="cpu", weights_only=False)
+    assert ck["config"]["cond"] == "hole" and ck["config"]["cond_ch"] == 4
+    assert ck["config"]["rec"] == "l1" and ck["config"]["optimizer"] == "adam"
+    assert "exp_avg" in next(iter(ck["opt_g"]["state"].values()))
+    from reenactor.errors import InputError
+
+    with pytest.raises(InputError, match="hole"):
+        fdgan.config_of(_args(tmp_path, lm_dir, cache, "--region", "face", "--cond", "hole"), 3)

@@ -145,3 +145,26 @@ def test_shipped_fdgan_mouth_is_registered_and_paints(prepared):
     cond = L.warp_to_landmarks(L.crop_image(img, src_m, painter.size), L.to_crop(lm, src_m), L.to_crop(target, m))
     diff = np.abs(crop - cond.astype(np.float32))
     assert np.isfinite(crop).all() and 0 < diff.mean() < 40  # a residual on the warp, not noise
+
+
+def test_painter_with_a_hole_model_paints_into_the_cut_out_opening(tmp_path, prepared):
+    """A model trained with --cond hole (4 condition channels) gets the holed condition; untrained and
+    residual, it returns mid grey inside the target's opening and the warp outside."""
+    torch = pytest.importorskip("torch")
+    from reenactor.render.mouth_fdgan import REGION, FDGANMouthPainter
+    from reenactor.train.fdgan_net import FDGAN, export_onnx_parts
+
+    torch.manual_seed(0)
+    export_onnx_parts(FDGAN("fdgan", lm_ch=1, cond_ch=4, residual=True), tmp_path, 80)
+    img, lm = prepared.crop_image, prepared.crop_landmarks
+    painter = FDGANMouthPainter(img, lm, str(tmp_path))
+    assert painter.hole
+    target = _opened(prepared)
+    crop, m = painter.paint(img, target)
+    pts = L.to_crop(target, m)
+    src_m = L.crop_affine(lm, REGION, 80)
+    warped = L.warp_to_landmarks(L.crop_image(img, src_m, 80), L.to_crop(lm, src_m), pts)
+    hole = L.mouth_condition(warped, pts, True)[3] > 0.5
+    assert hole.sum() > 100
+    assert np.abs(crop[hole] - 127.5).max() <= 1.0
+    assert np.abs(crop[~hole] - warped[~hole].astype(np.float32)).max() <= 1.0

@@ -186,3 +186,36 @@ def face_mask(points: np.ndarray, size: int) -> np.ndarray:
     poly = np.round(np.asarray(points, np.float64)[list(T.face_oval()), :2] * 16).astype(np.int32)
     cv2.fillPoly(out, [poly], 1, cv2.LINE_8, shift=4)
     return out.astype(np.float32)
+
+
+#: Pixels by which the condition's hole (``cond="hole"``) extends past the target's inner-lip polygon.
+HOLE_DILATE = 2
+
+
+def to_unit(crop: np.ndarray) -> np.ndarray:
+    """(S, S, 3) uint8 RGB -> (3, S, S) float32 in [-1, 1]."""
+    return crop.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
+
+
+def mouth_condition(warped: np.ndarray, points: np.ndarray, hole: bool) -> np.ndarray:
+    """The inner-mouth translator's condition from the warped source crop.
+
+    Args:
+        warped: (S, S, 3) uint8 RGB, the source crop warped onto the target
+            landmarks (:func:`warp_to_landmarks`).
+        points: (478, 2+) target landmarks in crop pixels.
+        hole: cut a hole: inside the target's inner-lip polygon dilated by
+            :data:`HOLE_DILATE` px the image is set to 0 (mid grey) and a fourth
+            channel holds that hole (1 inside, 0 outside), so the network must
+            paint the opening instead of stretching the source's closed lips.
+
+    Returns:
+        (3, S, S) float32 in [-1, 1], or (4, S, S) with ``hole`` (channel 3 in {0, 1}).
+    """
+    img = to_unit(warped)
+    if not hole:
+        return img
+    size = warped.shape[0]
+    k = 2 * HOLE_DILATE + 1
+    mask = cv2.dilate(inner_mouth_mask(points, size), np.ones((k, k), np.uint8))
+    return np.concatenate([img * (1.0 - mask), mask[None]], axis=0).astype(np.float32)

@@ -12,7 +12,9 @@ ONNX graphs under one registry prefix (:data:`MODEL_NAME`):
 ``<prefix>_translator``
     ``tgt_lm`` (1, C, S, S): the target landmark image, ``dict0`` .. ``dict3``,
     ``cond`` (1, 3, S, S) in [-1, 1]: the portrait's crop warped onto the
-    target landmarks -> ``img`` (1, 3, S, S) in [-1, 1], the target lips
+    target landmarks; (1, 4, S, S) for a model trained with ``--cond hole``:
+    the same with the target's opening cut out plus the hole's mask
+    (:func:`reenactor.render.landmark_image.mouth_condition`) -> ``img`` (1, 3, S, S) in [-1, 1], the target lips
     crop. Run once per frame.
 
 S (the crop side) and C (landmark channels) are read from the graph's input
@@ -36,11 +38,6 @@ from reenactor.render import landmark_image as L
 MODEL_NAME = "fdgan_lips"
 #: Crop geometry shared with training.
 REGION = "lips"
-
-
-def _unit(crop: np.ndarray) -> np.ndarray:
-    """(S, S, 3) uint8 -> (1, 3, S, S) float32 in [-1, 1]."""
-    return (crop.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0)[None]
 
 
 class FDGANMouthPainter:
@@ -69,10 +66,12 @@ class FDGANMouthPainter:
             ext, self.session = (onnx_session(f"{model}_{p}") for p in ("extractor", "translator"))
         shape = self.session.get_inputs()[0].shape  # tgt_lm (1, C, S, S)
         self.channels, self.size = int(shape[1]), int(shape[2])
+        cond = [i.shape for i in self.session.get_inputs() if i.name == "cond"]
+        self.hole = bool(cond) and int(cond[0][1]) == 4  # trained with --cond hole
         m = L.crop_affine(landmarks, REGION, self.size)
         self.crop = L.crop_image(image, m, self.size)
         self.points = L.to_crop(landmarks, m)
-        feeds = {"src_img": _unit(self.crop), "src_lm": L.landmark_image(self.points, self.size, self.channels)[None]}
+        feeds = {"src_img": L.to_unit(self.crop)[None], "src_lm": L.landmark_image(self.points, self.size, self.channels)[None]}
         names = [o.name for o in ext.get_outputs()]
         self.dicts = dict(zip(names, ext.run(None, feeds)))
 
@@ -80,8 +79,8 @@ class FDGANMouthPainter:
         """The translator's feeds for target landmarks ((478, 2+) frame pixels), and the image -> crop transform."""
         m = L.crop_affine(target, REGION, self.size)
         pts = L.to_crop(target, m)
-        cond = L.warp_to_landmarks(self.crop, self.points, pts)
-        return {"tgt_lm": L.landmark_image(pts, self.size, self.channels)[None], "cond": _unit(cond), **self.dicts}, m
+        cond = L.mouth_condition(L.warp_to_landmarks(self.crop, self.points, pts), pts, self.hole)
+        return {"tgt_lm": L.landmark_image(pts, self.size, self.channels)[None], "cond": cond[None], **self.dicts}, m
 
     def paint(self, frame: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predict the lips crop for target landmarks.

@@ -55,8 +55,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--region", choices=("mouth", "lips", "face"), default="mouth", help="mouth crop, tighter lips crop (inner-mouth use) or whole face (paper ablation)")
     p.add_argument("--size", type=int, default=128, help="crop side in pixels, a multiple of 16 (default 128)")
     p.add_argument("--lm-channels", type=int, choices=(1, 3), default=1, help="landmark image channels (see reenactor.render.landmark_image)")
-    p.add_argument("--residual", action="store_true", help="translator predicts a change added to the warped condition (needs --cond warp)")
-    p.add_argument("--cond", choices=("auto", "warp", "none"), default="auto", help="translator condition: the source warped onto the target landmarks (auto: warp for mouth and lips, none for face)")
+    p.add_argument("--residual", action="store_true", help="translator predicts a change added to the warped condition (needs --cond warp or hole)")
+    p.add_argument("--cond", choices=("auto", "warp", "hole", "none"), default="auto", help="translator condition: the source warped onto the target landmarks; hole: the same with the target's opening cut out and a mask channel (auto: warp for mouth and lips, none for face)")
+    p.add_argument("--rec", choices=("mse", "l1"), default="mse", help="reconstruction error: mse (the paper's squared L2) or l1")
+    p.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop", help="rmsprop (paper) or adam (beta1 0.5)")
     p.add_argument("--inner-weight", type=float, default=0.0, help="extra reconstruction weight inside the target's inner mouth: 1 + W there, 1 elsewhere (default 0: the paper's plain error)")
     p.add_argument("--closed-sources", action="store_true", help="draw source frames from the least open 30%% of their clip (the runtime portrait's mouth is usually closed)")
     p.add_argument("--init", type=Path, default=None, help="start the networks from another run's ckpt.pt (same architecture; fresh optimisers and step count)")
@@ -64,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="total training steps to reach")
     p.add_argument("--minutes", type=float, default=None, help=f"wall-clock minutes for this invocation (default {DEFAULT_MINUTES:g} when no --steps)")
     p.add_argument("--batch", type=int, default=4, help="batch size (paper: 4)")
-    p.add_argument("--lr", type=float, default=2e-5, help="RMSprop learning rate (paper: 2e-5)")
+    p.add_argument("--lr", type=float, default=2e-5, help="learning rate of every network (paper: 2e-5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the sampling and the initialisation")
     p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: cuda when available")
@@ -82,10 +84,13 @@ def config_of(args: argparse.Namespace, n_ids: int) -> dict:
     if args.size % 16:
         raise InputError("--size must be a multiple of 16")
     cond = args.cond if args.cond != "auto" else ("none" if args.region == "face" else "warp")
-    if getattr(args, "residual", False) and cond != "warp":
-        raise InputError("--residual needs the warped condition (--cond warp)")
-    return {"variant": args.variant, "region": args.region, "size": args.size, "lm_ch": args.lm_channels,
-            "cond": cond, "cond_ch": 3 if cond == "warp" else 0, "n_ids": n_ids,
+    if getattr(args, "residual", False) and cond not in ("warp", "hole"):
+        raise InputError("--residual needs the warped condition (--cond warp or hole)")
+    if cond == "hole" and args.region == "face":
+        raise InputError("--cond hole cuts out the inner mouth: use it with --region mouth or lips")
+    extra = {k: getattr(args, k) for k, default in (("rec", "mse"), ("optimizer", "rmsprop")) if getattr(args, k, default) != default}
+    return extra | {"variant": args.variant, "region": args.region, "size": args.size, "lm_ch": args.lm_channels,
+            "cond": cond, "cond_ch": {"warp": 3, "hole": 4}.get(cond, 0), "n_ids": n_ids,
             "residual": bool(getattr(args, "residual", False)), "inner_weight": float(getattr(args, "inner_weight", 0.0)),
             "closed_sources": bool(getattr(args, "closed_sources", False))}
 
@@ -104,11 +109,12 @@ def _tensors(batch: dict, device) -> dict:
     return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
 
 
-def train_step(nets, opts, b: dict, inner_weight: float = 0.0) -> dict[str, float]:
+def train_step(nets, opts, b: dict, inner_weight: float = 0.0, rec: str = "mse") -> dict[str, float]:
     """One generator step (Eq. 12) then one discriminator + classifier step (Eqs. 10-11).
 
     ``inner_weight`` W > 0 weighs the reconstruction error by 1 + W inside the
-    target's inner-mouth mask (``b["mask"]``, (B,H,W) in [0,1]).
+    target's inner-mouth mask (``b["mask"]``, (B,H,W) in [0,1]); ``rec`` is
+    ``"mse"`` (the paper's) or ``"l1"``.
     """
     from reenactor.train.fdgan_net import discriminator_losses, generator_losses
 
@@ -117,7 +123,7 @@ def train_step(nets, opts, b: dict, inner_weight: float = 0.0) -> dict[str, floa
     weight = 1.0 + inner_weight * b["mask"].unsqueeze(1) if inner_weight > 0 else None
     total, parts, fake = generator_losses(gen, disc, cls, b["src_img"], b["src_lm"], b["tgt_img"], b["tgt_lm"], b["ids"],
                                           cond=b.get("cond") if gen.cond_ch else None, lam_rec=LAMBDAS["rec"],
-                                          lam_d=LAMBDAS["d"], lam_c=LAMBDAS["c"], rec_weight=weight)
+                                          lam_d=LAMBDAS["d"], lam_c=LAMBDAS["c"], rec_weight=weight, rec=rec)
     opt_g.zero_grad(set_to_none=True)
     total.backward()
     opt_g.step()
@@ -177,13 +183,13 @@ def save_samples(val: dict, pred: np.ndarray, path: Path, rows: int = 6) -> None
     """A PNG of the first validation pairs, one per row: source | warped source | prediction | target."""
     import cv2
 
-    grid = [np.hstack([u8(val["src_img"][r]), u8(val["cond"][r]), u8(pred[r]), u8(val["tgt_img"][r])]) for r in range(min(rows, len(pred)))]
+    grid = [np.hstack([u8(val["src_img"][r]), u8(val["warp"][r]), u8(pred[r]), u8(val["tgt_img"][r])]) for r in range(min(rows, len(pred)))]
     cv2.imwrite(str(path), cv2.cvtColor(np.vstack(grid), cv2.COLOR_RGB2BGR))
 
 
 def baselines(val: dict) -> dict:
     """Scores of two trivial predictions: the source frame as it is, and the source warped onto the target."""
-    return {f"{name}_{k}": v for name, pred in (("source", val["src_img"]), ("warp", val["cond"]))
+    return {f"{name}_{k}": v for name, pred in (("source", val["src_img"]), ("warp", val["warp"]))
             for k, v in masked_scores(pred, val["tgt_img"], val["mask"]).items()}
 
 
@@ -212,15 +218,15 @@ def run(args: argparse.Namespace) -> int:
     sp = FD.split(data, args.val_identities, args.seed)
     cfg = config_of(args, len(sp["train"]))
     log(f"split: {len(sp['train'])} train identities ({len(sp['train_clips'])} clips), {len(sp['val'])} val identities ({len(sp['val_clips'])} clips)")
-    tr = FD.PairSampler(data, sp["train"], args.region, cfg["lm_ch"], cfg["cond"] == "warp", args.seed,
-                        closed_sources=cfg["closed_sources"])
-    val = FD.PairSampler(data, sp["val"], args.region, cfg["lm_ch"], True, args.seed + 1).fixed(args.val_pairs, args.seed + 2)
+    cond = None if cfg["cond"] == "none" else cfg["cond"]
+    tr = FD.PairSampler(data, sp["train"], args.region, cfg["lm_ch"], cond, args.seed, closed_sources=cfg["closed_sources"])
+    val = FD.PairSampler(data, sp["val"], args.region, cfg["lm_ch"], cond or "warp", args.seed + 1).fixed(args.val_pairs, args.seed + 2)
     device = _device(args.device)
     torch.manual_seed(args.seed)
     nets = [n.to(device) for n in build_models(cfg)]
     from reenactor.train.fdgan_net import make_optimizers
 
-    opts = make_optimizers(*nets, lr=args.lr)
+    opts = make_optimizers(*nets, lr=args.lr, kind=cfg.get("optimizer", "rmsprop"))
     ck_path = out / "ckpt.pt"
     state = {"step": 0, "seconds": 0.0, "commands": [], "devices": [], "history": []}
     if args.resume and ck_path.is_file():
@@ -303,7 +309,7 @@ def loop(args, cfg, sp, nets, opts, tr, val, state, device, log) -> None:
     n_acc, t_acc = 0, 0.0
     while not done():
         t0 = time.monotonic()
-        parts = train_step(nets, opts, _tensors(tr.batch(args.batch), device), cfg.get("inner_weight", 0.0))
+        parts = train_step(nets, opts, _tensors(tr.batch(args.batch), device), cfg.get("inner_weight", 0.0), cfg.get("rec", "mse"))
         state["step"] += 1
         dt = time.monotonic() - t0
         state["seconds"] += dt

@@ -138,9 +138,7 @@ def split(data: dict, n_val: int, seed: int) -> dict:
 
 
 # -------------------------------------------------------------------- pairs
-def to_unit(crop: np.ndarray) -> np.ndarray:
-    """(S, S, 3) uint8 -> (3, S, S) float32 in [-1, 1]."""
-    return crop.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
+to_unit = L.to_unit
 
 
 class PairSampler:
@@ -151,13 +149,15 @@ class PairSampler:
         identities: the identities used; their order gives the class labels.
         region: ``"mouth"`` or ``"lips"`` (targets weighted by opening) or ``"face"``.
         lm_ch: landmark image channels (1 or 3).
-        cond: add the warped source as ``cond``.
+        cond: ``None`` (no condition), ``"warp"`` or ``True`` (the warped
+            source as ``cond``, and as ``warp``) or ``"hole"`` (the same with the target's opening cut
+            out, :func:`reenactor.render.landmark_image.mouth_condition`).
         seed: RNG seed.
         closed_sources: draw each pair's source among the frames of its clip
             whose opening is at most the clip's :data:`CLOSED_QUANTILE` quantile.
     """
 
-    def __init__(self, data: dict, identities: list[str], region: str, lm_ch: int, cond: bool, seed: int,
+    def __init__(self, data: dict, identities: list[str], region: str, lm_ch: int, cond: str | bool | None, seed: int,
                  closed_sources: bool = False) -> None:
         from reenactor.train.mouth import OPEN_SATURATE
 
@@ -209,7 +209,8 @@ class PairSampler:
             "mask": L.face_mask(pj, size) if self.region == "face" else L.inner_mouth_mask(pj, size),
         }
         if self.cond:
-            out["cond"] = to_unit(L.warp_to_landmarks(xi, pi, pj))
+            warped = L.warp_to_landmarks(xi, pi, pj)
+            out["cond"], out["warp"] = L.mouth_condition(warped, pj, self.cond == "hole"), to_unit(warped)
         return out
 
     def batch(self, n: int) -> dict:

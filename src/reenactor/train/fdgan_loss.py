@@ -32,7 +32,7 @@ def identity_not_nll(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
 
 
 def generator_losses(gen, disc, cls, src_img, src_lm, tgt_img, tgt_lm, ids, cond=None,
-                     lam_rec: float = 50.0, lam_d: float = 1.0, lam_c: float = 1.0, rec_weight=None):
+                     lam_rec: float = 50.0, lam_d: float = 1.0, lam_c: float = 1.0, rec_weight=None, rec: str = "mse"):
     """Eq. 12 for the extractor-translator.
 
     src_img / tgt_img: frames i and j of one clip, (B,3,H,W) in [-1,1];
@@ -42,15 +42,14 @@ def generator_losses(gen, disc, cls, src_img, src_lm, tgt_img, tgt_lm, ids, cond
     by 1/(3HW) so lambda_rec = 50 weighs it against the unit-scale GAN terms).
     ``rec_weight`` (B,1,H,W), optional: per-pixel weights of that error,
     normalised by their mean (weights of 1 give the paper's term).
+    ``rec="l1"`` uses the absolute error instead of the squared one.
 
     Returns (total, {"rec", "adv_d", "adv_c", "total"} as floats, fake) where
     ``fake`` (B,3,H,W) keeps its graph; detach it for the discriminator step.
     """
     fake = gen(src_img, src_lm, tgt_lm, cond)
-    if rec_weight is None:
-        rec = F.mse_loss(fake, tgt_img)
-    else:
-        rec = ((fake - tgt_img).pow(2) * rec_weight).mean() / rec_weight.mean()
+    err = (fake - tgt_img).abs() if rec == "l1" else (fake - tgt_img).pow(2)
+    rec = err.mean() if rec_weight is None else (err * rec_weight).mean() / rec_weight.mean()
     adv_d = disc(fake, tgt_lm).pow(2).mean()  # least squares towards 0, Eq. 12
     adv_c = identity_nll(cls(fake), ids)
     total = lam_rec * rec + lam_d * adv_d + lam_c * adv_c
@@ -78,10 +77,15 @@ def discriminator_losses(disc, cls, tgt_img, tgt_lm, fake, ids):
     return total, parts
 
 
-def make_optimizers(gen, disc, cls, lr: float = 2e-5):
+def make_optimizers(gen, disc, cls, lr: float = 2e-5, kind: str = "rmsprop"):
     """RMSprop at ``lr`` (Table 5: 2e-5, batch 4) for each network: (opt_gen, opt_disc, opt_cls).
 
     torch's RMSprop defaults otherwise (alpha 0.99, eps 1e-8, no momentum):
-    the paper names only the algorithm and the rate.
+    the paper names only the algorithm and the rate. ``kind="adam"`` gives
+    Adam with betas (0.5, 0.999), the usual GAN setting, instead.
     """
+    if kind == "adam":
+        return tuple(torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.999)) for net in (gen, disc, cls))
+    if kind != "rmsprop":
+        raise ValueError(f"unknown optimizer {kind!r}")
     return tuple(torch.optim.RMSprop(net.parameters(), lr=lr) for net in (gen, disc, cls))
