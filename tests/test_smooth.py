@@ -70,3 +70,23 @@ def test_two_pass_is_symmetric_in_time():
 def test_filter_rejects_a_non_positive_frame_rate():
     with pytest.raises(ValueError, match="fps"):
         OneEuroFilter(0.0)
+
+
+def test_smoothing_restarts_at_a_shot_cut():
+    """A jump between two still shots: without the break both sides are dragged towards each
+    other; with it every frame keeps its shot's position, and the segments are smoothed as
+    if they were separate tracks."""
+    track = np.zeros((40, 2, 3), np.float32)
+    track[:, 0] = (100.0, 100.0, 0.0)
+    track[:, 1] = (130.0, 160.0, 0.0)
+    track[20:] += np.float32(25.0)  # the cut: the face is elsewhere from frame 20
+    for two_pass in (False, True):
+        across = smooth_track(track, FPS, SCALE, two_pass=two_pass)
+        assert np.abs(across - track).max() > 2.0  # smoothed across the cut
+        cut = smooth_track(track, FPS, SCALE, two_pass=two_pass, breaks=[20])
+        np.testing.assert_allclose(cut, track, atol=1e-4)
+    noisy, _ = _talking_track(n=60, seed=5)
+    noisy[30:] += np.float32(40.0)
+    both = smooth_track(noisy, FPS, SCALE, two_pass=True, breaks=[30, 0, 99])  # out-of-range breaks are ignored
+    np.testing.assert_allclose(both[:30], smooth_track(noisy[:30].copy(), FPS, SCALE, two_pass=True), atol=1e-4)
+    np.testing.assert_allclose(both[30:], smooth_track(noisy[30:].copy(), FPS, SCALE, two_pass=True), atol=1e-4)

@@ -127,6 +127,7 @@ class TrackedSource(Source):
             "reference_frame": t.reference,
             "reference_rule": t.reference_rule,
             "reference_distance": None if np.isnan(t.reference_distance) else round(t.reference_distance, 3),
+            "shot_cuts": list(t.cuts),
             "fps_driver": round(self.fps, 3),
         }
 

@@ -4,7 +4,7 @@
 :mod:`reenactor.face.landmarks`), keeps each frame's mouth patch, holds the
 last pose over frames without a face and blends back (:func:`fill_frames`),
 smooths the track forwards and backwards (:func:`reenactor.face.smooth.smooth_frames`,
-in inter-ocular units), and picks the motion reference (:func:`pick_reference`).
+in inter-ocular units, never across a shot cut: :mod:`reenactor.face.cuts`), and picks the motion reference (:func:`pick_reference`).
 Landmarks are (478, 3) driver pixels, float32.
 
 Memory stays flat in the driver's length: every per-frame array goes to a
@@ -26,6 +26,7 @@ import numpy as np
 
 from reenactor.config import ReenactorConfig
 from reenactor.errors import InputError, NoFaceError
+from reenactor.face import cuts
 from reenactor.face.landmarks import LandmarkDetector
 from reenactor.face.smooth import smooth_frames
 from reenactor.face.topology import inter_ocular
@@ -61,6 +62,8 @@ class DriverTrack:
         store: the temporary files behind ``landmarks`` and ``raw`` (None when
             they are arrays); removed by :meth:`close` or when the track is
             garbage-collected.
+        cuts: frames where the video cuts to another shot
+            (:func:`reenactor.face.cuts.find_cuts`); the smoothing restarts there.
     """
 
     landmarks: np.ndarray | FrameFile
@@ -72,6 +75,7 @@ class DriverTrack:
     reference_rule: str = "given"
     raw: np.ndarray | FrameFile | None = None
     store: TrackStore | None = field(default=None, repr=False, compare=False)
+    cuts: tuple[int, ...] = ()
 
     @property
     def lost(self) -> int:
@@ -135,18 +139,20 @@ def fill_lost(raw: list[np.ndarray | None], blend_frames: int) -> tuple[np.ndarr
 
 def detect_driver(frames: Iterable[np.ndarray], config: ReenactorConfig, store: TrackStore,
                   progress: Callable[[int], None] | None = None, timer=None,
-                  keep_mouths: bool = True) -> tuple[FrameFile | None, np.ndarray, list, tuple[int, int]]:
+                  keep_mouths: bool = True) -> tuple[FrameFile | None, np.ndarray, list, tuple[int, int], list[int]]:
     """Detect the face in every frame, writing its landmarks to ``store``.
 
     Returns:
         (the "raw" file of (478, 3) float32 landmarks per frame, NaN where
         lost (None when no frame has a face); (F,) bool found; per frame the
         mouth patch or None (always None without ``keep_mouths``); the frame
-        size (width, height)). ``timer`` (optional) gets the "decode" and
-        "landmarks" stages.
+        size (width, height); the frames that start a new shot,
+        :func:`reenactor.face.cuts.find_cuts`). ``timer`` (optional) gets the
+        "decode" and "landmarks" stages.
     """
     raw: FrameFile | None = None
     found = bytearray()
+    diffs, thumb = array("d"), None
     mouths: list[MouthPatch | None] = []
     frame_size = (0, 0)
     with LandmarkDetector(static_image_mode=False, config=config.detection) as det:
@@ -157,6 +163,10 @@ def detect_driver(frames: Iterable[np.ndarray], config: ReenactorConfig, store: 
             if frame is None:
                 break
             t1 = time.perf_counter()
+            prev, thumb = thumb, cuts.thumbnail(frame)
+            diffs.append(float("nan") if prev is None else cuts.frame_difference(prev, thumb))
+            if prev is not None and cuts.likely_cut(diffs[-1], np.frombuffer(diffs, np.float64)[-1 - cuts.WINDOW:-1]):
+                det.new_shot()
             lm = det.detect(frame)
             frame_size = (frame.shape[1], frame.shape[0])
             if lm is not None and raw is None:  # the frames before the first face: NaN
@@ -173,7 +183,8 @@ def detect_driver(frames: Iterable[np.ndarray], config: ReenactorConfig, store: 
                 timer.add("landmarks", t2 - t1)
             if progress:
                 progress(1)
-    return raw, np.frombuffer(bytes(found), np.uint8).astype(bool), mouths, frame_size
+    shots = cuts.find_cuts(np.frombuffer(diffs, np.float64))
+    return raw, np.frombuffer(bytes(found), np.uint8).astype(bool), mouths, frame_size, shots
 
 
 def pick_reference(config: ReenactorConfig, landmarks: np.ndarray, found: np.ndarray, frame_size: tuple[int, int],
@@ -225,27 +236,28 @@ def track_driver(frames: Iterable[np.ndarray], fps: float, config: ReenactorConf
     """
     store = TrackStore()
     try:
-        raw, found, mouths, frame_size = detect_driver(frames, config, store, progress, timer, keep_mouths)
+        raw, found, mouths, frame_size, shots = detect_driver(frames, config, store, progress, timer, keep_mouths)
         if not len(found):
             raise InputError("the driver has no frames")
         if raw is None:
             raise NoFaceError("no face found in any frame of the driver")
-        smoothed = _fill_and_smooth(store, raw, found, fps, config)
+        smoothed = _fill_and_smooth(store, raw, found, fps, config, shots)
         ref = pick_reference(config, smoothed, found, frame_size, portrait, reference_frame)
         if keep_mouths:
             raw.close()
         return DriverTrack(smoothed, found, mouths, fps, ref.index, ref.distance, ref.rule,
-                           None if keep_mouths else raw, store)
+                           None if keep_mouths else raw, store, tuple(shots))
     except BaseException:
         store.close()
         raise
 
 
 def _fill_and_smooth(store: TrackStore, raw: FrameFile, found: np.ndarray, fps: float,
-                     config: ReenactorConfig) -> FrameFile:
+                     config: ReenactorConfig, shots: list[int] = ()) -> FrameFile:
     """The "landmarks" file of ``store``: ``raw`` filled (:func:`fill_frames`) and smoothed
     (:func:`reenactor.face.smooth.smooth_frames`, in units of the median
-    inter-ocular distance of the frames with a face), (F, 478, 3) float32."""
+    inter-ocular distance of the frames with a face, restarting at the shot
+    cuts ``shots``), (F, 478, 3) float32."""
     k = int(np.argmax(found))
     filled = store.file("filled", raw.frame_shape, np.float32)
     iods = array("d")  # inter-ocular distance of each frame with a face, pixels
@@ -258,7 +270,7 @@ def _fill_and_smooth(store: TrackStore, raw: FrameFile, found: np.ndarray, fps: 
     two_pass = config.smoothing.two_pass
     out = store.file("landmarks", raw.frame_shape, np.float32, len(found))
     scratch = store.file("forward", raw.frame_shape, np.float64, len(found)) if two_pass else None
-    smooth_frames(filled, out, fps, max(iod, 1.0), config.smoothing, two_pass, scratch)
+    smooth_frames(filled, out, fps, max(iod, 1.0), config.smoothing, two_pass, scratch, shots)
     filled.close()
     if scratch is not None:
         scratch.close()

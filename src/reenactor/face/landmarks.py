@@ -64,6 +64,13 @@ class LandmarkDetector:
                                             min_detection_confidence=cfg.min_detection_confidence,
                                             min_tracking_confidence=cfg.min_tracking_confidence)
 
+    def new_shot(self) -> None:
+        """The next video frame may start another shot: find the face anew instead of
+        tracking it from where the previous frame had it (still images: no effect).
+        The previous face's position is kept to choose among several faces."""
+        if self._tracker is not None:
+            self._tracker.reset()
+
     def close(self) -> None:
         """Forget the tracked faces (the networks are shared and stay loaded)."""
         if self._tracker is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable, Iterator
+from typing import Collection, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -53,7 +53,8 @@ class OneEuroFilter:
 
 
 def smooth_track(
-    track: np.ndarray, fps: float, scale: float, config: SmoothingConfig | None = None, two_pass: bool = False
+    track: np.ndarray, fps: float, scale: float, config: SmoothingConfig | None = None, two_pass: bool = False,
+    breaks: Sequence[int] = (),
 ) -> np.ndarray:
     """Smooth a landmark track.
 
@@ -67,18 +68,21 @@ def smooth_track(
             forward pass lags behind fast motion and the backward one runs
             ahead of it by about as much, so the mean smooths as much without
             the lag. Needs the whole track (not for live input).
+        breaks: frames that start a new shot (:func:`reenactor.face.cuts.find_cuts`):
+            each pass restarts its filter there, so nothing is smoothed
+            across a cut.
 
     Returns:
         (F, N, 3) smoothed landmarks, same units and dtype as ``track``
         (:func:`smooth_frames` into arrays in memory).
     """
     out = np.empty(track.shape, track.dtype)
-    smooth_frames(track, out, fps, scale, config, two_pass, np.empty(track.shape, np.float64) if two_pass else None)
+    smooth_frames(track, out, fps, scale, config, two_pass, np.empty(track.shape, np.float64) if two_pass else None, breaks)
     return out
 
 
 def smooth_frames(track, out, fps: float, scale: float, config: SmoothingConfig | None = None, two_pass: bool = False,
-                  scratch=None) -> None:
+                  scratch=None, breaks: Sequence[int] = ()) -> None:
     """:func:`smooth_track` frame by frame, for a track that need not be in memory.
 
     The forward pass streams through ``track`` (its filter state is one
@@ -91,26 +95,33 @@ def smooth_frames(track, out, fps: float, scale: float, config: SmoothingConfig 
         track: F (N, 3) frames in pixels: ``len``, iteration and ``reversed``
             (an array, or a :class:`reenactor.framefile.FrameFile`).
         out: F (N, 3) frames written with ``out[i] = frame``, cast to its dtype.
-        fps, scale, config, two_pass: as for :func:`smooth_track`.
+        fps, scale, config, two_pass, breaks: as for :func:`smooth_track`.
         scratch: with ``two_pass``, F (N, 3) float64 frames written and read
             by index (the forward pass).
     """
     dtype = out.dtype
-    forward = one_euro_pass(track, fps, scale, config)
+    n = len(track)
+    starts = {int(b) for b in breaks if 0 < int(b) < n}
+    forward = one_euro_pass(track, fps, scale, config, starts)
     if not two_pass:
         for i, x in enumerate(forward):
             out[i] = x.astype(dtype)
         return
     for i, x in enumerate(forward):
         scratch[i] = x
-    n = len(track)
-    for i, back in zip(range(n - 1, -1, -1), one_euro_pass(reversed(track), fps, scale, config)):
+    backward = one_euro_pass(reversed(track), fps, scale, config, {n - b for b in starts})
+    for i, back in zip(range(n - 1, -1, -1), backward):
         out[i] = (0.5 * (scratch[i] + back)).astype(dtype)
 
 
-def one_euro_pass(frames: Iterable[np.ndarray], fps: float, scale: float, config: SmoothingConfig | None) -> Iterator[np.ndarray]:
+def one_euro_pass(frames: Iterable[np.ndarray], fps: float, scale: float, config: SmoothingConfig | None,
+                  restarts: Collection[int] = ()) -> Iterator[np.ndarray]:
     """One causal One-Euro pass over (N, 3) frames in pixels, filtered in units of ``scale``;
-    yields (N, 3) float64 frames in pixels."""
+    yields (N, 3) float64 frames in pixels. The filter restarts (its first
+    output is the frame itself) at the positions in ``restarts``, counted in
+    the order the frames come."""
     f = OneEuroFilter(fps, config)
-    for x in frames:
+    for i, x in enumerate(frames):
+        if i in restarts:
+            f.reset()
         yield f(x / scale) * scale
