@@ -293,3 +293,27 @@ def test_l1_adam_and_hole_train(tmp_path):
 
     with pytest.raises(InputError, match="hole"):
         fdgan.config_of(_args(tmp_path, lm_dir, cache, "--region", "face", "--cond", "hole"), 3)
+
+
+def test_learned_condition_trains_and_exports_its_metadata(tmp_path):
+    """--cond learned: the sampler fills the hole with the shipped learned painter's mouth; the
+    exported translator carries cond=learned in its metadata."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from reenactor.train import fdgan
+    from reenactor.train import fdgan_data as FD
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    data = FD.build_crops(tmp_path / "no_data", lm_dir, cache, "mouth", SIZE, 160, lambda *_: None)
+    ids = sorted({c["identity"] for c in data["clips"]})
+    sampler = FD.PairSampler(data, ids, "mouth", 1, "learned", 0)
+    j = int(sampler.rows[np.argmax(data["opening"][sampler.rows])])
+    pair = sampler.pair(int(sampler.rows[0]), j)
+    hole = pair["cond"][3] > 0.5
+    assert pair["cond"].shape == (4, SIZE, SIZE) and hole.any()
+    assert np.abs(pair["cond"][:3, hole]).mean() > 0.05  # painted, not the grey (0) hole
+    np.testing.assert_array_equal(pair["cond"][:3, ~hole], pair["warp"][:, ~hole])
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--cond", "learned", "--residual", "--export")) == 0
+    sess = ort.InferenceSession(str(tmp_path / "out" / "fdgan_mouth_translator.onnx"), providers=["CPUExecutionProvider"])
+    assert sess.get_modelmeta().custom_metadata_map["cond"] == "learned"

@@ -29,8 +29,11 @@ def _timed(sess, feeds: dict, runs: int = 6) -> float:
     return round(1000 * float(np.median(times[1:])), 2)
 
 
-def export_parts(gen, out: Path, name: str, val: dict) -> dict:
+def export_parts(gen, out: Path, name: str, val: dict, cond: str = "warp") -> dict:
     """Write ``<name>_extractor.onnx`` and ``<name>_translator.onnx``; check them.
+
+    The translator's ONNX metadata ``cond`` names the condition it was
+    trained on (``--cond``), which the runtime builds the same way.
 
     Returns:
         dict: file names, max |ONNX - PyTorch| of the chained parts on the
@@ -42,7 +45,7 @@ def export_parts(gen, out: Path, name: str, val: dict) -> dict:
     from reenactor.weights import onnx_session
 
     with tempfile.TemporaryDirectory() as tmp:
-        ext_tmp, tr_tmp = export_onnx_parts(gen, tmp, int(val["src_img"].shape[-1]))
+        ext_tmp, tr_tmp = export_onnx_parts(gen, tmp, int(val["src_img"].shape[-1]), {"cond": cond})
         shutil.move(ext_tmp, out / f"{name}_extractor.onnx")
         shutil.move(tr_tmp, out / f"{name}_translator.onnx")
     ext = onnx_session(out / f"{name}_extractor.onnx", threads=1)
@@ -73,14 +76,14 @@ def export(args, cfg, sp, gen, val, state, log, lambdas: dict) -> Path:
     with torch.no_grad():
         ref = gen(*(torch.from_numpy(feeds[k]) for k in feeds)).numpy()
     diff = float(np.abs(sess.run(None, feeds)[0] - ref).max())
-    parts = export_parts(gen, out, name, val) if cfg["cond_ch"] else {}
+    parts = export_parts(gen, out, name, val, cfg["cond"]) if cfg["cond_ch"] else {}
     final = state["history"][-1]
     card = {
         "name": name,
         "description": f"FD-GAN translator ({cfg['variant']}) on a {cfg['size']} px {cfg['region']} crop (reenactor train fdgan; crops, landmark image and warp: reenactor.render.landmark_image)",
         "command": state["commands"][0], "resumed_with": state["commands"][1:], "devices": state["devices"],
         "seed": args.seed, "steps": state["step"], "train_seconds": round(state["seconds"], 1),
-        "config": cfg, "batch": args.batch, "lr": args.lr, "optimizer": "RMSprop (torch defaults otherwise)",
+        "config": cfg, "batch": args.batch, "lr": args.lr, "optimizer": "Adam (betas 0.5, 0.999)" if cfg.get("optimizer") == "adam" else "RMSprop (torch defaults otherwise)",
         "lambdas": lambdas, "parameters": count_parameters(gen),
         "onnx_inputs": {i.name: i.shape for i in sess.get_inputs()}, "opset": 17,
         "onnx_max_abs_diff_vs_torch": diff, "cpu_ms_per_frame_onnxruntime_1_thread": _timed(sess, feeds), "parts": parts,

@@ -311,13 +311,15 @@ def export_onnx(gen: FDGAN, path, size: int = 128) -> Path:
     return Path(path)
 
 
-def export_onnx_parts(gen: FDGAN, folder, size: int = 128) -> tuple[Path, Path]:
+def export_onnx_parts(gen: FDGAN, folder, size: int = 128, metadata: dict[str, str] | None = None) -> tuple[Path, Path]:
     """Write the extractor and the translator as two ONNX graphs (opset 17, batch 1).
 
     ``extractor.onnx``: ``src_img``, ``src_lm`` -> ``dict0`` .. ``dict3``
     ((1, rows_k, widths[k]) float32), run once per portrait.
     ``translator.onnx``: ``tgt_lm``, ``dict0`` .. ``dict3`` [, ``cond``] ->
-    ``img`` (1,3,S,S) in [-1,1], run once per frame.
+    ``img`` (1,3,S,S) in [-1,1], run once per frame. ``metadata`` (str -> str)
+    goes into the translator's ``metadata_props`` (onnxruntime:
+    ``get_modelmeta().custom_metadata_map``).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -332,6 +334,12 @@ def export_onnx_parts(gen: FDGAN, folder, size: int = 128) -> tuple[Path, Path]:
         inputs = ["tgt_lm", *names] + (["cond"] if gen.cond_ch else [])
         torch.onnx.export(_Translator(gen), args, str(folder / "translator.onnx"), input_names=inputs,
                           output_names=["img"], opset_version=17, dynamo=False)
+    if metadata:
+        import onnx
+
+        model = onnx.load(str(folder / "translator.onnx"))
+        onnx.helper.set_model_props(model, {str(k): str(v) for k, v in metadata.items()})
+        onnx.save(model, str(folder / "translator.onnx"))
     return folder / "extractor.onnx", folder / "translator.onnx"
 
 
