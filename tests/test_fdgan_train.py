@@ -198,6 +198,21 @@ def test_fdgan_is_a_train_subcommand():
     assert TRAINERS["fdgan"][0] == "reenactor.train.fdgan"
 
 
+def _one_pixel_error(err: float) -> tuple:
+    """generator_losses' arguments for a generator that returns zeros, a target off by ``err``
+    on one pixel of a 2x2 image, and a discriminator and classifier that return zeros."""
+    import torch
+
+    class Gen(torch.nn.Module):
+        def forward(self, src_img, src_lm, tgt_lm, cond):
+            return torch.zeros(1, 3, 2, 2)
+
+    zero = lambda x, *_: torch.zeros(x.shape[0], 1, 2, 2)  # noqa: E731
+    tgt = torch.zeros(1, 3, 2, 2)
+    tgt[0, :, 0, 0] = err
+    return (Gen(), zero, lambda x: torch.zeros(x.shape[0], 2, 2, 2), None, None, tgt, None, torch.zeros(1, dtype=torch.int64))
+
+
 def test_inner_weight_and_closed_sources_and_init(tmp_path):
     torch = pytest.importorskip("torch")
     pytest.importorskip("reenactor.train.fdgan_net")
@@ -207,14 +222,7 @@ def test_inner_weight_and_closed_sources_and_init(tmp_path):
 
     # The weighted reconstruction term: weights of one give the paper's MSE; a weighted one is
     # the weighted mean of the squared error.
-    class Gen(torch.nn.Module):
-        def forward(self, src_img, src_lm, tgt_lm, cond):
-            return torch.zeros(1, 3, 2, 2)
-
-    zero = lambda x, *_: torch.zeros(x.shape[0], 1, 2, 2)  # noqa: E731
-    tgt = torch.zeros(1, 3, 2, 2)
-    tgt[0, :, 0, 0] = 1.0  # error 1 on one pixel of four
-    args = (Gen(), zero, lambda x: torch.zeros(x.shape[0], 2, 2, 2), None, None, tgt, None, torch.zeros(1, dtype=torch.int64))
+    args = _one_pixel_error(1.0)  # error 1 on one pixel of four
     _, plain, _ = generator_losses(*args)
     _, ones, _ = generator_losses(*args, rec_weight=torch.ones(1, 1, 2, 2))
     w = torch.ones(1, 1, 2, 2)
@@ -267,14 +275,7 @@ def test_l1_adam_and_hole_train(tmp_path):
     from reenactor.train import fdgan
     from reenactor.train.fdgan_loss import generator_losses, make_optimizers
 
-    class Gen(torch.nn.Module):
-        def forward(self, src_img, src_lm, tgt_lm, cond):
-            return torch.zeros(1, 3, 2, 2)
-
-    zero = lambda x, *_: torch.zeros(x.shape[0], 1, 2, 2)  # noqa: E731
-    tgt = torch.zeros(1, 3, 2, 2)
-    tgt[0, :, 0, 0] = 0.5  # absolute error 0.5 on one pixel of four
-    args = (Gen(), zero, lambda x: torch.zeros(x.shape[0], 2, 2, 2), None, None, tgt, None, torch.zeros(1, dtype=torch.int64))
+    args = _one_pixel_error(0.5)  # absolute error 0.5 on one pixel of four
     assert generator_losses(*args, rec="l1")[1]["rec"] == pytest.approx(0.125)
     assert generator_losses(*args)[1]["rec"] == pytest.approx(0.0625)
     net = torch.nn.Linear(2, 2)
@@ -289,31 +290,13 @@ def test_l1_adam_and_hole_train(tmp_path):
     assert ck["config"]["cond"] == "hole" and ck["config"]["cond_ch"] == 4
     assert ck["config"]["rec"] == "l1" and ck["config"]["optimizer"] == "adam"
     assert "exp_avg" in next(iter(ck["opt_g"]["state"].values()))
+    ort = pytest.importorskip("onnxruntime")
+    sess = ort.InferenceSession(str(tmp_path / "out" / "fdgan_mouth_translator.onnx"), providers=["CPUExecutionProvider"])
+    assert sess.get_modelmeta().custom_metadata_map["cond"] == "hole"  # the runtime builds the same condition
+    card = json.loads((tmp_path / "out" / "fdgan_mouth.json").read_text())
+    assert card["optimizer"].startswith("Adam") and card["config"]["rec"] == "l1"
     from reenactor.errors import InputError
 
     with pytest.raises(InputError, match="hole"):
         fdgan.config_of(_args(tmp_path, lm_dir, cache, "--region", "face", "--cond", "hole"), 3)
 
-
-def test_learned_condition_trains_and_exports_its_metadata(tmp_path):
-    """--cond learned: the sampler fills the hole with the shipped learned painter's mouth; the
-    exported translator carries cond=learned in its metadata."""
-    pytest.importorskip("torch")
-    pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
-    from reenactor.train import fdgan
-    from reenactor.train import fdgan_data as FD
-
-    lm_dir, cache = _synthetic_data(tmp_path)
-    data = FD.build_crops(tmp_path / "no_data", lm_dir, cache, "mouth", SIZE, 160, lambda *_: None)
-    ids = sorted({c["identity"] for c in data["clips"]})
-    sampler = FD.PairSampler(data, ids, "mouth", 1, "learned", 0)
-    j = int(sampler.rows[np.argmax(data["opening"][sampler.rows])])
-    pair = sampler.pair(int(sampler.rows[0]), j)
-    hole = pair["cond"][3] > 0.5
-    assert pair["cond"].shape == (4, SIZE, SIZE) and hole.any()
-    assert np.abs(pair["cond"][:3, hole]).mean() > 0.05  # painted, not the grey (0) hole
-    np.testing.assert_array_equal(pair["cond"][:3, ~hole], pair["warp"][:, ~hole])
-    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--cond", "learned", "--residual", "--export")) == 0
-    sess = ort.InferenceSession(str(tmp_path / "out" / "fdgan_mouth_translator.onnx"), providers=["CPUExecutionProvider"])
-    assert sess.get_modelmeta().custom_metadata_map["cond"] == "learned"

@@ -169,29 +169,3 @@ def test_painter_with_a_hole_model_paints_into_the_cut_out_opening(tmp_path, pre
     assert np.abs(crop[hole] - 127.5).max() <= 1.0
     assert np.abs(crop[~hole] - warped[~hole].astype(np.float32)).max() <= 1.0
 
-
-def test_painter_with_a_learned_condition_refines_the_learned_mouth(tmp_path, prepared):
-    """--cond learned: the translator's metadata says so, and the hole holds the learned painter's
-    mouth painted on the warped crop; an untrained residual model returns exactly that."""
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("onnx")
-    from reenactor.render.mouth_fdgan import REGION, FDGANMouthPainter
-    from reenactor.render.mouth_learned import LearnedMouthPainter, appearance, painted_in_place
-    from reenactor.train.fdgan_net import FDGAN, export_onnx_parts
-
-    torch.manual_seed(0)
-    export_onnx_parts(FDGAN("fdgan", lm_ch=1, cond_ch=4, residual=True), tmp_path, 80, {"cond": "learned"})
-    img, lm = prepared.crop_image, prepared.crop_landmarks
-    painter = FDGANMouthPainter(img, lm, str(tmp_path))
-    assert painter.cond == "learned"
-    target = _opened(prepared)
-    crop, m = painter.paint(img, target)
-    pts = L.to_crop(target, m)
-    src_m = L.crop_affine(lm, REGION, 80)
-    src_crop, src_pts = L.crop_image(img, src_m, 80), L.to_crop(lm, src_m)
-    warped = L.warp_to_landmarks(src_crop, src_pts, pts)
-    learned = painted_in_place(LearnedMouthPainter(appearance(src_crop, src_pts)), warped, pts)
-    hole = L.mouth_condition(warped, pts, True)[3] > 0.5
-    assert np.abs(crop[hole] - learned[hole].astype(np.float32)).max() <= 1.0
-    assert np.abs(crop[~hole] - warped[~hole].astype(np.float32)).max() <= 1.0
-    assert np.abs(learned[hole].astype(np.float32) - 127.5).mean() > 10  # a painted mouth, not the grey hole

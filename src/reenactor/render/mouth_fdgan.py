@@ -14,10 +14,9 @@ ONNX graphs under one registry prefix (:data:`MODEL_NAME`):
     ``cond`` (1, 3, S, S) in [-1, 1]: the portrait's crop warped onto the
     target landmarks; (1, 4, S, S) for a model trained with ``--cond hole``:
     the same with the target's opening cut out plus the hole's mask
-    (:func:`reenactor.render.landmark_image.mouth_condition`); for one trained
-    with ``--cond learned`` (the graph's metadata ``cond``) the hole holds the
-    learned painter's mouth (:mod:`reenactor.render.mouth_learned`, run on the
-    warped crop), which the translator refines -> ``img`` (1, 3, S, S) in [-1, 1], the target lips
+    (:func:`reenactor.render.landmark_image.mouth_condition`; the translator's
+    ONNX metadata ``cond`` names the condition, else 4 channels mean
+    ``"hole"``) -> ``img`` (1, 3, S, S) in [-1, 1], the target lips
     crop. Run once per frame.
 
 S (the crop side) and C (landmark channels) are read from the graph's input
@@ -71,7 +70,7 @@ class FDGANMouthPainter:
         self.channels, self.size = int(shape[1]), int(shape[2])
         cond = [i.shape for i in self.session.get_inputs() if i.name == "cond"]
         meta = self.session.get_modelmeta().custom_metadata_map
-        #: the condition the translator was trained on: "warp", "hole" or "learned"
+        #: the condition the translator was trained on: "warp" or "hole"
         self.cond = meta.get("cond", "hole" if cond and int(cond[0][1]) == 4 else "warp")
         m = L.crop_affine(landmarks, REGION, self.size)
         self.crop = L.crop_image(image, m, self.size)
@@ -79,23 +78,12 @@ class FDGANMouthPainter:
         feeds = {"src_img": L.to_unit(self.crop)[None], "src_lm": L.landmark_image(self.points, self.size, self.channels)[None]}
         names = [o.name for o in ext.get_outputs()]
         self.dicts = dict(zip(names, ext.run(None, feeds)))
-        self.learned = None
-        if self.cond == "learned":
-            from reenactor.render.mouth_learned import LearnedMouthPainter, appearance
-
-            self.learned = LearnedMouthPainter(appearance(self.crop, self.points))
 
     def inputs(self, target: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The translator's feeds for target landmarks ((478, 2+) frame pixels), and the image -> crop transform."""
         m = L.crop_affine(target, REGION, self.size)
         pts = L.to_crop(target, m)
-        warped = L.warp_to_landmarks(self.crop, self.points, pts)
-        fill = None
-        if self.learned is not None:
-            from reenactor.render.mouth_learned import painted_in_place
-
-            fill = painted_in_place(self.learned, warped, pts)
-        cond = L.mouth_condition(warped, pts, self.cond != "warp", fill)
+        cond = L.mouth_condition(L.warp_to_landmarks(self.crop, self.points, pts), pts, self.cond == "hole")
         return {"tgt_lm": L.landmark_image(pts, self.size, self.channels)[None], "cond": cond[None], **self.dicts}, m
 
     def paint(self, frame: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

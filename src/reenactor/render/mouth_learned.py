@@ -229,18 +229,3 @@ def paint_back(painted: np.ndarray, m: np.ndarray, origin: tuple[int, int], shap
     inv[:, 2] -= origin
     return cv2.warpAffine(painted, inv, (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-
-def painted_in_place(painter: LearnedMouthPainter, image: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The learned painter's mouth for ``target`` on ``image``, back in ``image``'s pixels.
-
-    Args:
-        painter: a :class:`LearnedMouthPainter` bound to the face's appearance.
-        image: (H, W, 3) uint8 RGB picture the mouth is painted for.
-        target: (478, 2+) target landmarks in ``image`` pixels.
-
-    Returns:
-        (H, W, 3) uint8 RGB; meaningful inside the target's inner lips only.
-    """
-    painted, m = painter.paint(image, target)
-    out = paint_back(painted, m, (0, 0), image.shape[:2])
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -56,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=128, help="crop side in pixels, a multiple of 16 (default 128)")
     p.add_argument("--lm-channels", type=int, choices=(1, 3), default=1, help="landmark image channels (see reenactor.render.landmark_image)")
     p.add_argument("--residual", action="store_true", help="translator predicts a change added to the warped condition (needs --cond warp or hole)")
-    p.add_argument("--cond", choices=("auto", "warp", "hole", "learned", "none"), default="auto", help="translator condition: the source warped onto the target landmarks; hole: the same with the target's opening cut out and a mask channel; learned: the hole filled by the shipped learned mouth painter (auto: warp for mouth and lips, none for face)")
+    p.add_argument("--cond", choices=("auto", "warp", "hole", "none"), default="auto", help="translator condition: the source warped onto the target landmarks; hole: the same with the target's opening cut out and a mask channel (auto: warp for mouth and lips, none for face)")
     p.add_argument("--rec", choices=("mse", "l1"), default="mse", help="reconstruction error: mse (the paper's squared L2) or l1")
     p.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop", help="rmsprop (paper) or adam (beta1 0.5)")
     p.add_argument("--inner-weight", type=float, default=0.0, help="extra reconstruction weight inside the target's inner mouth: 1 + W there, 1 elsewhere (default 0: the paper's plain error)")
@@ -84,13 +84,13 @@ def config_of(args: argparse.Namespace, n_ids: int) -> dict:
     if args.size % 16:
         raise InputError("--size must be a multiple of 16")
     cond = args.cond if args.cond != "auto" else ("none" if args.region == "face" else "warp")
-    if getattr(args, "residual", False) and cond not in ("warp", "hole", "learned"):
-        raise InputError("--residual needs the warped condition (--cond warp, hole or learned)")
-    if cond in ("hole", "learned") and args.region == "face":
+    if getattr(args, "residual", False) and cond not in ("warp", "hole"):
+        raise InputError("--residual needs the warped condition (--cond warp or hole)")
+    if cond == "hole" and args.region == "face":
         raise InputError(f"--cond {cond} cuts out the inner mouth: use it with --region mouth or lips")
     extra = {k: getattr(args, k) for k, default in (("rec", "mse"), ("optimizer", "rmsprop")) if getattr(args, k, default) != default}
     return extra | {"variant": args.variant, "region": args.region, "size": args.size, "lm_ch": args.lm_channels,
-            "cond": cond, "cond_ch": {"warp": 3, "hole": 4, "learned": 4}.get(cond, 0), "n_ids": n_ids,
+            "cond": cond, "cond_ch": {"warp": 3, "hole": 4}.get(cond, 0), "n_ids": n_ids,
             "residual": bool(getattr(args, "residual", False)), "inner_weight": float(getattr(args, "inner_weight", 0.0)),
             "closed_sources": bool(getattr(args, "closed_sources", False))}
 

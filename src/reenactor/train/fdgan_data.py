@@ -150,8 +150,7 @@ class PairSampler:
         region: ``"mouth"`` or ``"lips"`` (targets weighted by opening) or ``"face"``.
         lm_ch: landmark image channels (1 or 3).
         cond: ``None`` (no condition), ``"warp"`` or ``True`` (the warped
-            source as ``cond``, and as ``warp``), ``"learned"`` (the hole
-            filled by the shipped learned painter) or ``"hole"`` (the same with the target's opening cut
+            source as ``cond``, and as ``warp``) or ``"hole"`` (the same with the target's opening cut
             out, :func:`reenactor.render.landmark_image.mouth_condition`).
         seed: RNG seed.
         closed_sources: draw each pair's source among the frames of its clip
@@ -211,19 +210,9 @@ class PairSampler:
         }
         if self.cond:
             warped = L.warp_to_landmarks(xi, pi, pj)
-            fill = self._learned_fill(xi, pi, warped, pj) if self.cond == "learned" else None
-            out["cond"] = L.mouth_condition(warped, pj, self.cond in ("hole", "learned"), fill)
+            out["cond"] = L.mouth_condition(warped, pj, self.cond == "hole")
             out["warp"] = to_unit(warped)
         return out
-
-    def _learned_fill(self, src: np.ndarray, src_pts: np.ndarray, warped: np.ndarray, tgt_pts: np.ndarray) -> np.ndarray:
-        """The shipped learned painter's mouth for the target, painted on the warped source (as at run time)."""
-        from reenactor.render.mouth_learned import LearnedMouthPainter, appearance, painted_in_place
-
-        if getattr(self, "_painter", None) is None:
-            self._painter = LearnedMouthPainter(appearance(src, src_pts))
-        self._painter.cond = appearance(src, src_pts)
-        return painted_in_place(self._painter, warped, tgt_pts)
 
     def batch(self, n: int) -> dict:
         """An augmented batch of ``n`` pairs: dict of stacked arrays."""
