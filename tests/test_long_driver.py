@@ -14,6 +14,7 @@ import pytest
 from reenactor import framefile
 from reenactor.api import Reenactor
 from reenactor.errors import NoFaceError
+from reenactor.face import cuts
 from reenactor.face.landmarks import LandmarkDetector
 from reenactor.face.smooth import smooth_frames, smooth_track
 from reenactor.face.topology import inter_ocular
@@ -47,11 +48,18 @@ def chunk(monkeypatch):
 
 def _in_memory(r: Reenactor, frames, portrait):
     """The track over whole arrays: landmarks (F, 478, 3), detected (F, 478, 3) NaN where lost, reference."""
+    thumbs = [cuts.thumbnail(f) for f in frames]
+    diffs = np.array([np.nan] + [cuts.frame_difference(a, b) for a, b in zip(thumbs, thumbs[1:])])
+    raw = []
     with LandmarkDetector(static_image_mode=False, config=r.config.detection) as det:
-        raw = [det.detect(f) for f in frames]
+        for t, f in enumerate(frames):
+            if t and cuts.likely_cut(diffs[t], diffs[max(0, t - cuts.WINDOW):t]):
+                det.new_shot()
+            raw.append(det.detect(f))
     filled, found = fill_lost(raw, r.config.smoothing.lost_blend_frames)
     iod = float(np.median([inter_ocular(filled[i]) for i in np.flatnonzero(found)]))
-    smoothed = smooth_track(filled, 25.0, max(iod, 1.0), r.config.smoothing, r.config.smoothing.two_pass)
+    smoothed = smooth_track(filled, 25.0, max(iod, 1.0), r.config.smoothing, r.config.smoothing.two_pass,
+                            cuts.find_cuts(diffs))
     detected = np.stack([lm if lm is not None else np.full((478, 3), np.nan, np.float32) for lm in raw])
     idx = np.flatnonzero(found)
     if portrait is None:
@@ -81,6 +89,8 @@ def test_streamed_track_equals_the_whole_array_computation(reenactor, prepared, 
     assert list(np.flatnonzero(~track.found)) == list(BLANK)
     assert track.reference == ref and np.array_equal(track.reference_distance, dist, equal_nan=True)
     assert track.reference_rule == ("match" if match else "neutral")
+    assert track.cuts == tuple(cuts.find_cuts(np.array([np.nan] + [cuts.frame_difference(cuts.thumbnail(a), cuts.thumbnail(b))
+                                                                    for a, b in zip(frames, frames[1:])])))
     track.close()
 
 
