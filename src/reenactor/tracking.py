@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from array import array
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -253,7 +253,7 @@ def track_driver(frames: Iterable[np.ndarray], fps: float, config: ReenactorConf
 
 
 def _fill_and_smooth(store: TrackStore, raw: FrameFile, found: np.ndarray, fps: float,
-                     config: ReenactorConfig, shots: list[int] = ()) -> FrameFile:
+                     config: ReenactorConfig, shots: Sequence[int] = ()) -> FrameFile:
     """The "landmarks" file of ``store``: ``raw`` filled (:func:`fill_frames`) and smoothed
     (:func:`reenactor.face.smooth.smooth_frames`, in units of the median
     inter-ocular distance of the frames with a face, restarting at the shot

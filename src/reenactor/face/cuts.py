@@ -48,11 +48,7 @@ def likely_cut(diff: float, before: np.ndarray) -> bool:
     previous frame) against the median of the up to :data:`WINDOW` differences
     ``before`` it (NaN ignored). The tracker re-detects the face on such a frame
     instead of searching where the previous shot's face was."""
-    if not diff >= MIN_DIFF:
-        return False
-    near = np.asarray(before, np.float64)[-WINDOW:]
-    near = near[np.isfinite(near)]
-    return diff > RATIO * (float(np.median(near)) if len(near) else 0.0) + 1.0
+    return _is_cut(diff, np.asarray(before, np.float64)[-WINDOW:])
 
 
 def find_cuts(diffs: np.ndarray) -> list[int]:
@@ -66,13 +62,13 @@ def find_cuts(diffs: np.ndarray) -> list[int]:
         Sorted frame indices t >= 1 where a shot starts (see the module).
     """
     d = np.asarray(diffs, np.float64)
-    cuts = []
-    for t in range(1, len(d)):
-        if not d[t] >= MIN_DIFF:
-            continue
-        near = np.r_[d[max(1, t - WINDOW):t], d[t + 1:t + 1 + WINDOW]]
-        near = near[np.isfinite(near)]
-        ref = float(np.median(near)) if len(near) else 0.0
-        if d[t] > RATIO * ref + 1.0:
-            cuts.append(t)
-    return cuts
+    return [t for t in range(1, len(d)) if _is_cut(d[t], np.r_[d[max(1, t - WINDOW):t], d[t + 1:t + 1 + WINDOW]])]
+
+
+def _is_cut(diff: float, near: np.ndarray) -> bool:
+    """The rule: ``diff`` at least :data:`MIN_DIFF` and above :data:`RATIO` times the
+    median of the finite values of ``near`` plus one level (0 when there are none)."""
+    if not diff >= MIN_DIFF:
+        return False
+    near = near[np.isfinite(near)]
+    return diff > RATIO * (float(np.median(near)) if len(near) else 0.0) + 1.0

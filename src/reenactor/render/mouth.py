@@ -189,10 +189,10 @@ class MouthRenderer:
         roi[:] = np.clip(a * fill + (1 - a) * roi.astype(np.float32), 0, 255).astype(np.uint8)
 
     def _learned(self, out: np.ndarray, target: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
-        from reenactor.render.mouth_learned import paint_back
-
         painted, m = self.painter.paint(out, target)
-        return paint_back(painted, m, origin, shape)
+        inv = cv2.invertAffineTransform(m)
+        inv[:, 2] -= origin
+        return cv2.warpAffine(painted, inv, (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def _from_driver(self, patch: MouthPatch, poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         x = np.hstack([patch.inner.astype(np.float64), np.ones((len(poly), 1))])

@@ -211,21 +211,3 @@ class LearnedMouthPainter:
         feeds, m = self.inputs(frame, target)
         y = self.session.run(None, feeds)[0][0]
         return np.clip(y.transpose(1, 2, 0) * 255.0, 0, 255).astype(np.float32), m
-
-
-def paint_back(painted: np.ndarray, m: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
-    """A painted crop warped back into an image region.
-
-    Args:
-        painted: (h, w, 3) float32 RGB 0..255 crop (:meth:`LearnedMouthPainter.paint`, or any painter's).
-        m: (2, 3) image -> crop transform of ``painted``.
-        origin: (x0, y0) image pixel of the region's top-left corner.
-        shape: (height, width) of the region.
-
-    Returns:
-        (height, width, 3) float32 RGB 0..255 (border replicated outside the crop).
-    """
-    inv = cv2.invertAffineTransform(m)
-    inv[:, 2] -= origin
-    return cv2.warpAffine(painted, inv, (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
