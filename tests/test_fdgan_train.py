@@ -300,3 +300,51 @@ def test_l1_adam_and_hole_train(tmp_path):
     with pytest.raises(InputError, match="hole"):
         fdgan.config_of(_args(tmp_path, lm_dir, cache, "--region", "face", "--cond", "hole"), 3)
 
+
+
+def test_ema_and_resumed_learning_rate(tmp_path):
+    """--ema keeps a weight average that is checkpointed, resumed and exported;
+    --lr on --resume replaces the checkpoint's rate, and without it the rate stays."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("reenactor.train.fdgan_net")
+    pytest.importorskip("onnxruntime")
+    from reenactor.train import fdgan
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    out = tmp_path / "out"
+    base = ("--cond", "hole", "--residual", "--optimizer", "adam")
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "2", *base, "--lr", "1e-3", "--ema", "0.5")) == 0
+    ck = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=False)
+    gen, ema = ck["gen"], ck["gen_ema"]
+    moved = [k for k in gen if gen[k].dtype.is_floating_point and not torch.equal(gen[k], ema[k])]
+    assert moved  # the average lags the trained weights
+    assert ck["opt_g"]["param_groups"][0]["lr"] == pytest.approx(1e-3)
+
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "3", *base, "--ema", "0.5", "--resume")) == 0
+    ck2 = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=False)
+    assert ck2["opt_g"]["param_groups"][0]["lr"] == pytest.approx(1e-3)  # kept without --lr
+    # one more step of the average: ema3 = 0.5 * ema2 + 0.5 * gen3
+    k = moved[0]
+    assert torch.allclose(ck2["gen_ema"][k], 0.5 * ema[k] + 0.5 * ck2["gen"][k], atol=1e-6)
+
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "4", *base, "--ema", "0.5", "--resume", "--lr", "5e-5", "--export")) == 0
+    ck3 = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=False)
+    assert ck3["opt_g"]["param_groups"][0]["lr"] == pytest.approx(5e-5)
+    card = json.loads((out / "fdgan_mouth.json").read_text())
+    assert card["ema_decay"] == 0.5 and card["lr_per_invocation"] == pytest.approx([1e-3, 1e-3, 5e-5])
+    import onnxruntime as ort
+
+    from reenactor.train.fdgan_net import FDGAN
+
+    sess = ort.InferenceSession(str(out / "fdgan_mouth.onnx"), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feeds = {i.name: rng.uniform(-1, 1, [1, *i.shape[1:]]).astype(np.float32) for i in sess.get_inputs()}
+    got = sess.run(None, feeds)[0]
+    outs = {}
+    for key in ("gen_ema", "gen"):
+        g = FDGAN("fdgan", lm_ch=1, cond_ch=4, residual=True).eval()
+        g.load_state_dict(ck3[key])
+        with torch.no_grad():
+            outs[key] = g(*(torch.from_numpy(feeds[i.name]) for i in sess.get_inputs())).numpy()
+    assert np.abs(got - outs["gen_ema"]).max() < 1e-3  # the average is what ships
+    assert np.abs(got - outs["gen"]).max() > np.abs(got - outs["gen_ema"]).max()

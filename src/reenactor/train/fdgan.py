@@ -42,6 +42,7 @@ from reenactor.train.ldnet import _log
 from reenactor.train.mouth import _command_line, _Logger
 
 DEFAULT_MINUTES = 180.0
+DEFAULT_LR = 2e-5
 LAMBDAS = {"rec": 50.0, "d": 1.0, "c": 1.0}
 
 
@@ -66,7 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="total training steps to reach")
     p.add_argument("--minutes", type=float, default=None, help=f"wall-clock minutes for this invocation (default {DEFAULT_MINUTES:g} when no --steps)")
     p.add_argument("--batch", type=int, default=4, help="batch size (paper: 4)")
-    p.add_argument("--lr", type=float, default=2e-5, help="learning rate of every network (paper: 2e-5)")
+    p.add_argument("--lr", type=float, default=None, help=f"learning rate of every network (default {DEFAULT_LR:g}, the paper's; with --resume: the checkpoint's unless given)")
+    p.add_argument("--ema", type=float, default=0.0, help="keep an exponential moving average of the generator's weights with this decay per step (e.g. 0.999), validated and exported in its place (default 0: off)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the sampling and the initialisation")
     p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: cuda when available")
@@ -169,13 +171,14 @@ def predict(gen, val: dict, device, chunk: int = 8) -> np.ndarray:
     """Generator output (N, 3, S, S) float32 on the fixed validation pairs."""
     import torch
 
+    was_training = gen.training
     gen.eval()
     outs = []
     with torch.no_grad():
         for s in range(0, len(val["ids"]), chunk):
             b = _tensors({k: v[s:s + chunk] for k, v in val.items()}, device)
             outs.append(gen(b["src_img"], b["src_lm"], b["tgt_lm"], b["cond"] if gen.cond_ch else None).cpu().numpy())
-    gen.train()
+    gen.train(was_training)
     return np.concatenate(outs)
 
 
@@ -226,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
     nets = [n.to(device) for n in build_models(cfg)]
     from reenactor.train.fdgan_net import make_optimizers
 
-    opts = make_optimizers(*nets, lr=args.lr, kind=cfg.get("optimizer", "rmsprop"))
+    opts = make_optimizers(*nets, lr=args.lr or DEFAULT_LR, kind=cfg.get("optimizer", "rmsprop"))
     ck_path = out / "ckpt.pt"
     state = {"step": 0, "seconds": 0.0, "commands": [], "devices": [], "history": []}
     if args.resume and ck_path.is_file():
@@ -237,6 +240,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{ck_path} was trained on other identities (data or --seed changed)")
         for obj, key in zip([*nets, *opts], ("gen", "disc", "cls", "opt_g", "opt_d", "opt_c")):
             obj.load_state_dict(ck[key])
+        if args.lr is not None:
+            _set_lr(opts, args.lr, log)
+        ema = _ema_from(nets[0], args.ema, ck.get("gen_ema"), log)
         state = ck["state"]
         tr.rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"].cpu())
@@ -246,14 +252,57 @@ def run(args: argparse.Namespace) -> int:
             (out / "log.jsonl").unlink()
         if args.init is not None:
             _warm_start(args.init, cfg, nets, device, log)
+        ema = _ema_from(nets[0], args.ema, None, log)
     state["commands"].append(_command_line())
     state["devices"].append(str(device))
-    loop(args, cfg, sp, nets, opts, tr, val, state, device, log)
+    state.setdefault("lrs", []).append(opts[0].param_groups[0]["lr"])
+    loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema)
     if args.export:
         from reenactor.train.fdgan_export import export
 
-        export(args, cfg, sp, nets[0], val, state, log, LAMBDAS)
+        export(args, cfg, sp, ema or nets[0], val, state, log, LAMBDAS)
     return 0
+
+
+def _set_lr(opts, lr: float, log) -> None:
+    """Set every optimiser's learning rate (a resumed run given ``--lr``)."""
+    old = opts[0].param_groups[0]["lr"]
+    for opt in opts:
+        for group in opt.param_groups:
+            group["lr"] = lr
+    if old != lr:
+        log(f"learning rate {old:g} -> {lr:g}")
+
+
+def _ema_from(gen, decay: float, saved: dict | None, log):
+    """The generator's weight average for ``--ema`` > 0 (None when off): the
+    checkpoint's average when it has one, else a copy of the generator."""
+    if not decay:
+        return None
+    if not 0.0 < decay < 1.0:
+        raise InputError(f"--ema must lie in (0, 1), got {decay:g}")
+    import copy
+
+    ema = copy.deepcopy(gen).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    if saved is not None:
+        ema.load_state_dict(saved)
+    else:
+        log(f"weight average (decay {decay:g}) starts from the generator")
+    ema.decay = decay
+    return ema
+
+
+def ema_update(ema, gen) -> None:
+    """ema <- decay * ema + (1 - decay) * gen for the weights; buffers copied."""
+    import torch
+
+    with torch.no_grad():
+        for pe, p in zip(ema.parameters(), gen.parameters()):
+            pe.mul_(ema.decay).add_(p.detach(), alpha=1.0 - ema.decay)
+        for be, b in zip(ema.buffers(), gen.buffers()):
+            be.copy_(b)
 
 
 def _warm_start(path: Path, cfg: dict, nets, device, log) -> None:
@@ -270,8 +319,11 @@ def _warm_start(path: Path, cfg: dict, nets, device, log) -> None:
     log(f"networks from {path} (step {ck['state']['step']})")
 
 
-def loop(args, cfg, sp, nets, opts, tr, val, state, device, log) -> None:
-    """The training loop with its checkpoints, validations and progress bar."""
+def loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema=None) -> None:
+    """The training loop with its checkpoints, validations and progress bar.
+
+    With ``ema`` (see :func:`_ema_from`) the average is updated after every
+    step, and it is what the validation scores."""
     import torch
     from tqdm import tqdm
 
@@ -286,13 +338,15 @@ def loop(args, cfg, sp, nets, opts, tr, val, state, device, log) -> None:
     def save() -> None:
         keys = ("gen", "disc", "cls", "opt_g", "opt_d", "opt_c")
         blob = {k: o.state_dict() for k, o in zip(keys, [*nets, *opts])}
+        if ema is not None:
+            blob["gen_ema"] = ema.state_dict()
         blob |= {"state": state, "config": cfg, "split": sp, "rng": tr.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
         torch.save(blob, out / "ckpt.tmp.pt")
         (out / "ckpt.tmp.pt").replace(out / "ckpt.pt")
 
     def validate() -> None:
         rec = {"step": state["step"], "seconds": round(state["seconds"], 1)}
-        pred = predict(nets[0], val, device)
+        pred = predict(ema or nets[0], val, device)
         rec |= {f"val_{k}": v for k, v in masked_scores(pred, val["tgt_img"], val["mask"]).items()}
         save_samples(val, pred, out / "samples.png")
         if not state["history"]:
@@ -310,6 +364,8 @@ def loop(args, cfg, sp, nets, opts, tr, val, state, device, log) -> None:
     while not done():
         t0 = time.monotonic()
         parts = train_step(nets, opts, _tensors(tr.batch(args.batch), device), cfg.get("inner_weight", 0.0), cfg.get("rec", "mse"))
+        if ema is not None:
+            ema_update(ema, nets[0])
         state["step"] += 1
         dt = time.monotonic() - t0
         state["seconds"] += dt
