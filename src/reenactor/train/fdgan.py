@@ -68,6 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=float, default=None, help=f"wall-clock minutes for this invocation (default {DEFAULT_MINUTES:g} when no --steps)")
     p.add_argument("--batch", type=int, default=4, help="batch size (paper: 4)")
     p.add_argument("--lr", type=float, default=None, help=f"learning rate of every network (default {DEFAULT_LR:g}, the paper's; with --resume: the checkpoint's unless given)")
+    p.add_argument("--adv-weight", type=float, default=1.0, help="multiplies the adversarial and identity-classifier terms of the generator's loss (lambda_D, lambda_C; default 1: the paper's; 0: reconstruction only, the discriminators still train)")
     p.add_argument("--ema", type=float, default=0.0, help="keep an exponential moving average of the generator's weights with this decay per step (e.g. 0.999), validated and exported in its place (default 0: off)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the sampling and the initialisation")
     p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
@@ -111,12 +112,12 @@ def _tensors(batch: dict, device) -> dict:
     return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
 
 
-def train_step(nets, opts, b: dict, inner_weight: float = 0.0, rec: str = "mse") -> dict[str, float]:
+def train_step(nets, opts, b: dict, inner_weight: float = 0.0, rec: str = "mse", adv: float = 1.0) -> dict[str, float]:
     """One generator step (Eq. 12) then one discriminator + classifier step (Eqs. 10-11).
 
     ``inner_weight`` W > 0 weighs the reconstruction error by 1 + W inside the
     target's inner-mouth mask (``b["mask"]``, (B,H,W) in [0,1]); ``rec`` is
-    ``"mse"`` (the paper's) or ``"l1"``.
+    ``"mse"`` (the paper's) or ``"l1"``; ``adv`` multiplies lambda_D and lambda_C.
     """
     from reenactor.train.fdgan_net import discriminator_losses, generator_losses
 
@@ -125,7 +126,7 @@ def train_step(nets, opts, b: dict, inner_weight: float = 0.0, rec: str = "mse")
     weight = 1.0 + inner_weight * b["mask"].unsqueeze(1) if inner_weight > 0 else None
     total, parts, fake = generator_losses(gen, disc, cls, b["src_img"], b["src_lm"], b["tgt_img"], b["tgt_lm"], b["ids"],
                                           cond=b.get("cond") if gen.cond_ch else None, lam_rec=LAMBDAS["rec"],
-                                          lam_d=LAMBDAS["d"], lam_c=LAMBDAS["c"], rec_weight=weight, rec=rec)
+                                          lam_d=adv * LAMBDAS["d"], lam_c=adv * LAMBDAS["c"], rec_weight=weight, rec=rec)
     opt_g.zero_grad(set_to_none=True)
     total.backward()
     opt_g.step()
@@ -260,7 +261,8 @@ def run(args: argparse.Namespace) -> int:
     if args.export:
         from reenactor.train.fdgan_export import export
 
-        export(args, cfg, sp, ema or nets[0], val, state, log, LAMBDAS)
+        lambdas = {k: v * (args.adv_weight if k in ("d", "c") else 1.0) for k, v in LAMBDAS.items()}
+        export(args, cfg, sp, ema or nets[0], val, state, log, lambdas)
     return 0
 
 
@@ -363,7 +365,8 @@ def loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema=None) -> No
     n_acc, t_acc = 0, 0.0
     while not done():
         t0 = time.monotonic()
-        parts = train_step(nets, opts, _tensors(tr.batch(args.batch), device), cfg.get("inner_weight", 0.0), cfg.get("rec", "mse"))
+        parts = train_step(nets, opts, _tensors(tr.batch(args.batch), device), cfg.get("inner_weight", 0.0), cfg.get("rec", "mse"),
+                           args.adv_weight)
         if ema is not None:
             ema_update(ema, nets[0])
         state["step"] += 1
