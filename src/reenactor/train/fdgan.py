@@ -405,7 +405,7 @@ def plot_curve(log_path: Path, png: Path, cfg: dict) -> None:
     va = [r for r in recs if r["kind"] == "val"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
     if tr:
-        a.plot([r["step"] for r in tr], [r["g_rec"] for r in tr], label="train MSE ([-1,1] pixels)")
+        a.plot([r["step"] for r in tr], [r["g_rec"] for r in tr], label=f"train {'L1' if cfg.get('rec') == 'l1' else 'MSE'} ([-1,1] pixels)")
         a.plot([r["step"] for r in tr], [r["dc_d"] / 10 for r in tr], alpha=0.6, label="D loss / 10")
         a.set_yscale("log")
         a.legend()
