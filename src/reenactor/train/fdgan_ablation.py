@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from reenactor.errors import InputError, OutputError
-from reenactor.train.fdgan import masked_scores, u8
+from reenactor.train.fdgan_validate import masked_scores, u8
 
 #: Side (px) the 128 px crops are upscaled to before dlib measures them.
 UPSCALE = 256
@@ -145,7 +145,8 @@ def eval_pairs(data: dict, split: dict, cfg: dict, n: int, seed: int, cond: bool
 
 def predict_run(run: dict, pairs: dict, device) -> np.ndarray:
     """The run's generator output (N, 3, S, S) float32 in ~[-1, 1] on ``pairs``."""
-    from reenactor.train.fdgan import build_models, predict
+    from reenactor.train.fdgan import build_models
+    from reenactor.train.fdgan_validate import predict
 
     gen = build_models(run["ck"]["config"])[0]
     gen.load_state_dict(run["ck"]["gen"])
