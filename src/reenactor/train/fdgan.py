@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         from reenactor.train.fdgan_export import export
 
         lambdas = {k: v * (args.adv_weight if k in ("d", "c") else 1.0) for k, v in LAMBDAS.items()}
-        export(args, cfg, sp, ema or nets[0], val, state, log, lambdas)
+        export(args, cfg, sp, ema if ema is not None else nets[0], val, state, log, lambdas)
     return 0
 
 
@@ -284,7 +284,7 @@ def loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema=None) -> No
 
     def validate() -> None:
         rec = {"step": state["step"], "seconds": round(state["seconds"], 1)}
-        pred = predict(ema or nets[0], val, device)
+        pred = predict(ema if ema is not None else nets[0], val, device)
         rec |= {f"val_{k}": v for k, v in masked_scores(pred, val["tgt_img"], val["mask"]).items()}
         save_samples(val, pred, out / "samples.png")
         if not state["history"]:
