@@ -106,7 +106,8 @@ def _synthetic_data(root, n_ids: int = 4, frames: int = 6, max_frames: int = 160
             points.append(pts)
             opening.append(op)
         np.savez(cache / f"{region}{SIZE}" / f"{name}.npz", version=np.int32(FD.CROPS_VERSION), max_frames=np.int32(max_frames),
-                 crops=np.stack(crops), points=np.stack(points).astype(np.float32), opening=np.asarray(opening, np.float32))
+                 crops=np.stack(crops), points=np.stack(points).astype(np.float32), opening=np.asarray(opening, np.float32),
+                 appearance=np.tile(np.r_[colour * 0.8, colour] / 255.0, (frames, 1)).astype(np.float32))
     (lm_dir / "index.json").write_text(json.dumps({"settings": {}, "clips": clips}))
     return lm_dir, cache
 
@@ -320,10 +321,11 @@ def test_ema_and_resumed_learning_rate(tmp_path):
     assert moved  # the average lags the trained weights
     assert ck["opt_g"]["param_groups"][0]["lr"] == pytest.approx(1e-3)
 
-    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "3", *base, "--ema", "0.5", "--resume")) == 0
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "3", *base, "--resume")) == 0  # no --ema: kept
     ck2 = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=False)
     assert ck2["opt_g"]["param_groups"][0]["lr"] == pytest.approx(1e-3)  # kept without --lr
-    # one more step of the average: ema3 = 0.5 * ema2 + 0.5 * gen3
+    assert ck2["ema_decay"] == 0.5
+    # one more step of the average, with the checkpoint's decay: ema3 = 0.5 * ema2 + 0.5 * gen3
     k = moved[0]
     assert torch.allclose(ck2["gen_ema"][k], 0.5 * ema[k] + 0.5 * ck2["gen"][k], atol=1e-6)
 
@@ -366,3 +368,34 @@ def test_adv_weight_zero_trains_on_reconstruction_only(tmp_path):
     assert all(r["g_adv_d"] > 0 for r in train)  # measured, just not in the total
     card = json.loads((out / "fdgan_mouth.json").read_text())
     assert card["lambdas"] == {"rec": 50.0, "d": 0.0, "c": 0.0}
+
+
+def test_learned_condition_trains_and_exports_its_metadata(tmp_path):
+    """--cond learned: the sampler fills the hole with the shipped learned painter's mouth, given the
+    source frame's cached whole-frame appearance; the exported translator says cond=learned."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from reenactor.render.mouth_learned import LearnedMouthPainter, painted_in_place
+    from reenactor.train import fdgan
+    from reenactor.train import fdgan_data as FD
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    data = FD.build_crops(tmp_path / "no_data", lm_dir, cache, "mouth", SIZE, 160, lambda *_: None)
+    assert data["appearance"].shape == (len(data["opening"]), 6)
+    ids = sorted({c["identity"] for c in data["clips"]})
+    sampler = FD.PairSampler(data, ids, "mouth", 1, "learned", 0)
+    j = int(sampler.rows[np.argmax(data["opening"][sampler.rows])])
+    i = int(sampler.source_for(j, np.random.default_rng(0)))
+    pair = sampler.pair(i, j)
+    hole = pair["cond"][3] > 0.5
+    assert pair["cond"].shape == (4, SIZE, SIZE) and hole.any()
+    pj = data["points"][j].astype(np.float64)
+    warped = L.warp_to_landmarks(data["crops"][i], data["points"][i].astype(np.float64), pj)
+    expect = L.to_unit(painted_in_place(LearnedMouthPainter(data["appearance"][i]), warped, pj))
+    np.testing.assert_allclose(pair["cond"][:3, hole], expect[:, hole], atol=1e-6)
+    assert np.abs(pair["cond"][:3, hole]).mean() > 0.05  # painted, not the grey (0) hole
+    np.testing.assert_array_equal(pair["cond"][:3, ~hole], pair["warp"][:, ~hole])
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--cond", "learned", "--residual", "--export")) == 0
+    sess = ort.InferenceSession(str(tmp_path / "out" / "fdgan_mouth_translator.onnx"), providers=["CPUExecutionProvider"])
+    assert sess.get_modelmeta().custom_metadata_map["cond"] == "learned"

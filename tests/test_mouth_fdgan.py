@@ -169,3 +169,50 @@ def test_painter_with_a_hole_model_paints_into_the_cut_out_opening(tmp_path, pre
     assert np.abs(crop[hole] - 127.5).max() <= 1.0
     assert np.abs(crop[~hole] - warped[~hole].astype(np.float32)).max() <= 1.0
 
+
+
+def test_painter_with_a_learned_condition_refines_the_learned_mouth(tmp_path, prepared):
+    """--cond learned: the translator's metadata says so; its condition's hole holds the learned
+    painter's mouth painted on the warped crop with the whole portrait's appearance (the lips crop
+    holds no cheek); an untrained residual model paints exactly what --mouth learned paints, and a
+    translator change is added to it inside the opening."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from reenactor.render.mouth_fdgan import REGION, FDGANMouthPainter
+    from reenactor.render.mouth_learned import LearnedMouthPainter, appearance, painted_in_place
+    from reenactor.train.fdgan_net import FDGAN, export_onnx_parts
+
+    torch.manual_seed(0)
+    export_onnx_parts(FDGAN("fdgan", lm_ch=1, cond_ch=4, residual=True), tmp_path, 80, {"cond": "learned"})
+    img, lm = prepared.crop_image, prepared.crop_landmarks
+    painter = FDGANMouthPainter(img, lm, str(tmp_path))
+    assert painter.cond == "learned"
+    np.testing.assert_array_equal(painter.learned.cond, appearance(img, lm))
+    target = _opened(prepared)
+    feeds, m = painter.inputs(target)  # no frame: the training condition
+    pts = L.to_crop(target, m)
+    src_m = L.crop_affine(lm, REGION, 80)
+    src_crop, src_pts = L.crop_image(img, src_m, 80), L.to_crop(lm, src_m)
+    assert np.abs(appearance(src_crop, src_pts)[3:] - appearance(img, lm)[3:]).max() > 0.01  # the crop's skin differs
+    warped = L.warp_to_landmarks(src_crop, src_pts, pts)
+    learned = painted_in_place(LearnedMouthPainter(appearance(img, lm)), warped, pts)
+    np.testing.assert_allclose(feeds["cond"][0], L.mouth_condition(warped, pts, True, learned), atol=1e-6)
+    hole = feeds["cond"][0, 3] > 0.5
+    assert np.abs(learned[hole].astype(np.float32) - 127.5).mean() > 10  # a painted mouth, not the grey hole
+
+    crop, m2 = painter.paint(img, target)  # untrained: no change to the learned mouth painted on the frame
+    ref, ref_m = LearnedMouthPainter(appearance(img, lm)).paint(img, target)
+    np.testing.assert_array_equal(m2, ref_m)
+    assert np.abs(crop - ref).max() <= 1e-3
+    frame_feeds, _ = painter.inputs(target, img)  # at run time the hole holds that painting, in the lips crop
+    np.testing.assert_array_equal(frame_feeds["cond"][0, 3], feeds["cond"][0, 3])
+    np.testing.assert_array_equal(frame_feeds["cond"][0, :3, ~hole], feeds["cond"][0, :3, ~hole])
+    assert np.abs(frame_feeds["cond"][0, :3, hole]).mean() > 0.05  # painted, not grey
+    change = np.zeros((80, 80, 3), np.float32)
+    change[..., 0] = 40.0  # +40 red everywhere in the lips crop
+    shifted, _ = painter._refined(change, m)
+    centre = (slice(16, 48), slice(20, 60))  # the opening; the learned crop's middle lies well inside the lips crop
+    unclipped = ref[centre][..., 0] < 200
+    assert unclipped.mean() > 0.5
+    assert np.abs(shifted[centre][..., 0][unclipped] - ref[centre][..., 0][unclipped] - 40.0).max() <= 1e-3
+    np.testing.assert_array_equal(shifted[..., 1:], ref[..., 1:])

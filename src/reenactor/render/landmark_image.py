@@ -197,7 +197,7 @@ def to_unit(crop: np.ndarray) -> np.ndarray:
     return crop.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
 
 
-def mouth_condition(warped: np.ndarray, points: np.ndarray, hole: bool) -> np.ndarray:
+def mouth_condition(warped: np.ndarray, points: np.ndarray, hole: bool, fill: np.ndarray | None = None) -> np.ndarray:
     """The inner-mouth translator's condition from the warped source crop.
 
     Args:
@@ -208,6 +208,9 @@ def mouth_condition(warped: np.ndarray, points: np.ndarray, hole: bool) -> np.nd
             :data:`HOLE_DILATE` px the image is set to 0 (mid grey) and a fourth
             channel holds that hole (1 inside, 0 outside), so the network must
             paint the opening instead of stretching the source's closed lips.
+        fill: with ``hole``, (S, S, 3) uint8 RGB shown inside the hole instead
+            of grey (``cond="learned"``: the learned painter's mouth, which the
+            FD-GAN translator then refines).
 
     Returns:
         (3, S, S) float32 in [-1, 1], or (4, S, S) with ``hole`` (channel 3 in {0, 1}).
@@ -218,4 +221,5 @@ def mouth_condition(warped: np.ndarray, points: np.ndarray, hole: bool) -> np.nd
     size = warped.shape[0]
     k = 2 * HOLE_DILATE + 1
     mask = cv2.dilate(inner_mouth_mask(points, size), np.ones((k, k), np.uint8))
-    return np.concatenate([img * (1.0 - mask), mask[None]], axis=0).astype(np.float32)
+    inside = 0.0 if fill is None else to_unit(fill)
+    return np.concatenate([img * (1.0 - mask) + inside * mask, mask[None]], axis=0).astype(np.float32)

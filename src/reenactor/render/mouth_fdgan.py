@@ -16,7 +16,11 @@ ONNX graphs under one registry prefix (:data:`MODEL_NAME`):
     the same with the target's opening cut out plus the hole's mask
     (:func:`reenactor.render.landmark_image.mouth_condition`; the translator's
     ONNX metadata ``cond`` names the condition, else 4 channels mean
-    ``"hole"``) -> ``img`` (1, 3, S, S) in [-1, 1], the target lips
+    ``"hole"``); for ``cond="learned"`` the hole holds the learned painter's
+    mouth with the appearance of the whole portrait (in training painted on
+    the warped crop, :func:`reenactor.render.mouth_learned.painted_in_place`;
+    at run time on the rendered frame), to which the translator adds a
+    change -> ``img`` (1, 3, S, S) in [-1, 1], the target lips
     crop. Run once per frame.
 
 S (the crop side) and C (landmark channels) are read from the graph's input
@@ -70,8 +74,13 @@ class FDGANMouthPainter:
         self.channels, self.size = int(shape[1]), int(shape[2])
         cond = [i.shape for i in self.session.get_inputs() if i.name == "cond"]
         meta = self.session.get_modelmeta().custom_metadata_map
-        #: the condition the translator was trained on: "warp" or "hole"
+        #: the condition the translator was trained on: "warp", "hole" or "learned"
         self.cond = meta.get("cond", "hole" if cond and int(cond[0][1]) == 4 else "warp")
+        self.learned = None
+        if self.cond == "learned":
+            from reenactor.render.mouth_learned import LearnedMouthPainter, appearance
+
+            self.learned = LearnedMouthPainter(appearance(image, landmarks))
         m = L.crop_affine(landmarks, REGION, self.size)
         self.crop = L.crop_image(image, m, self.size)
         self.points = L.to_crop(landmarks, m)
@@ -79,25 +88,81 @@ class FDGANMouthPainter:
         names = [o.name for o in ext.get_outputs()]
         self.dicts = dict(zip(names, ext.run(None, feeds)))
 
-    def inputs(self, target: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """The translator's feeds for target landmarks ((478, 2+) frame pixels), and the image -> crop transform."""
+    def inputs(self, target: np.ndarray, frame: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The translator's feeds for target landmarks ((478, 2+) frame pixels), and the image -> crop transform.
+
+        For ``cond="learned"`` with ``frame`` given, the hole holds the learned
+        painter's mouth painted on ``frame`` (what :meth:`paint` adds the
+        translator's change to), resampled into the lips crop; without it, the
+        mouth painted on the warped lips crop, as in training."""
         m = L.crop_affine(target, REGION, self.size)
         pts = L.to_crop(target, m)
-        cond = L.mouth_condition(L.warp_to_landmarks(self.crop, self.points, pts), pts, self.cond == "hole")
+        warped = L.warp_to_landmarks(self.crop, self.points, pts)
+        fill = None
+        if self.learned is not None and frame is None:
+            from reenactor.render.mouth_learned import painted_in_place
+
+            fill = painted_in_place(self.learned, warped, pts)
+        elif self.learned is not None:
+            fill = self._frame_fill(frame, target, m)
+        cond = L.mouth_condition(warped, pts, self.cond != "warp", fill)
         return {"tgt_lm": L.landmark_image(pts, self.size, self.channels)[None], "cond": cond[None], **self.dicts}, m
+
+    def _frame_fill(self, frame: np.ndarray, target: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """The learned painter's mouth on ``frame`` ((S, S, 3) uint8, resampled into the lips crop ``m``);
+        the painting and its transform are kept for :meth:`_refined`."""
+        import cv2
+
+        painted, m2 = self.learned.paint(frame, target)
+        self._painted = (painted, m2)
+        out = cv2.warpAffine(painted, _lips_from_learned(m, m2), (self.size, self.size), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
     def paint(self, frame: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predict the lips crop for target landmarks.
 
         Args:
-            frame: HxWx3 uint8 RGB frame being rendered (unused: the condition
-                is the portrait warped in crop space, exactly as in training;
-                kept for the painter interface).
+            frame: HxWx3 uint8 RGB frame being rendered (the condition is the
+                portrait warped in crop space, exactly as in training; the
+                frame is used only by ``cond="learned"``, whose learned mouth
+                is painted on it as ``--mouth learned`` does).
             target: (478, 2+) target landmarks in ``frame`` pixels.
 
         Returns:
-            ((S, S, 3) float32 RGB 0..255 crop, (2, 3) image -> crop transform).
+            ((S, S, 3) float32 RGB 0..255 crop, (2, 3) image -> crop transform);
+            for ``cond="learned"`` the learned painter's crop and transform
+            (:meth:`_refined`).
         """
-        feeds, m = self.inputs(target)
+        feeds, m = self.inputs(target, frame)
         y = self.session.run(None, feeds)[0][0]
+        if self.learned is not None:
+            return self._refined((y - feeds["cond"][0, :3]).transpose(1, 2, 0) * 127.5, m)
         return np.clip((y.transpose(1, 2, 0) + 1.0) * 127.5, 0, 255).astype(np.float32), m
+
+    def _refined(self, change: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``cond="learned"``: the learned painter's mouth on the rendered frame plus the translator's change.
+
+        ``change`` ((S, S, 3) float32, 0..255 units, lips-crop pixels ``m``) is
+        the translator's output minus its condition; it is added to the learned
+        mouth painted on the frame (:meth:`_frame_fill`), at the learned
+        painter's own crop resolution, so an untrained (zero-change) model
+        gives exactly ``--mouth learned``.
+
+        Returns:
+            ((64, 80, 3) float32 RGB 0..255 crop, (2, 3) image -> crop transform of that crop).
+        """
+        import cv2
+
+        painted, m2 = self._painted
+        h, w = painted.shape[:2]
+        moved = cv2.warpAffine(change.astype(np.float32), _lips_from_learned(m, m2), (w, h),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return np.clip(painted + moved, 0, 255).astype(np.float32), m2
+
+
+def _lips_from_learned(m: np.ndarray, m2: np.ndarray) -> np.ndarray:
+    """(2, 3) transform from the learned painter's crop (image -> crop ``m2``) to the lips crop (``m``)."""
+    import cv2
+
+    return (np.vstack([m, [0, 0, 1]]) @ np.vstack([cv2.invertAffineTransform(m2), [0, 0, 1]]))[:2]

@@ -211,3 +211,26 @@ class LearnedMouthPainter:
         feeds, m = self.inputs(frame, target)
         y = self.session.run(None, feeds)[0][0]
         return np.clip(y.transpose(1, 2, 0) * 255.0, 0, 255).astype(np.float32), m
+
+
+def painted_in_place(painter: LearnedMouthPainter, image: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The learned painter's mouth for ``target`` on ``image``, back in ``image``'s pixels.
+
+    Used to build the condition of an FD-GAN translator trained with
+    ``--cond learned`` (:mod:`reenactor.render.mouth_fdgan`), in training and
+    at run time alike.
+
+    Args:
+        painter: a :class:`LearnedMouthPainter` bound to the face's appearance
+            (:func:`appearance` of the whole portrait, not of a crop: the cheek
+            points lie outside a lips crop).
+        image: (H, W, 3) uint8 RGB picture the mouth is painted for.
+        target: (478, 2+) target landmarks in ``image`` pixels.
+
+    Returns:
+        (H, W, 3) uint8 RGB; meaningful inside the target's inner lips only.
+    """
+    painted, m = painter.paint(image, target)
+    inv = cv2.invertAffineTransform(m)
+    out = cv2.warpAffine(painted, inv, (image.shape[1], image.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

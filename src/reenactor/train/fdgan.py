@@ -56,8 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--region", choices=("mouth", "lips", "face"), default="mouth", help="mouth crop, tighter lips crop (inner-mouth use) or whole face (paper ablation)")
     p.add_argument("--size", type=int, default=128, help="crop side in pixels, a multiple of 16 (default 128)")
     p.add_argument("--lm-channels", type=int, choices=(1, 3), default=1, help="landmark image channels (see reenactor.render.landmark_image)")
-    p.add_argument("--residual", action="store_true", help="translator predicts a change added to the warped condition (needs --cond warp or hole)")
-    p.add_argument("--cond", choices=("auto", "warp", "hole", "none"), default="auto", help="translator condition: the source warped onto the target landmarks; hole: the same with the target's opening cut out and a mask channel (auto: warp for mouth and lips, none for face)")
+    p.add_argument("--residual", action="store_true", help="translator predicts a change added to the warped condition (needs --cond warp, hole or learned)")
+    p.add_argument("--cond", choices=("auto", "warp", "hole", "learned", "none"), default="auto", help="translator condition: the source warped onto the target landmarks; hole: the same with the target's opening cut out and a mask channel; learned: the hole filled by the shipped learned mouth painter (auto: warp for mouth and lips, none for face)")
     p.add_argument("--rec", choices=("mse", "l1"), default="mse", help="reconstruction error: mse (the paper's squared L2) or l1")
     p.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop", help="rmsprop (paper) or adam (beta1 0.5)")
     p.add_argument("--inner-weight", type=float, default=0.0, help="extra reconstruction weight inside the target's inner mouth: 1 + W there, 1 elsewhere (default 0: the paper's plain error)")
@@ -69,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=4, help="batch size (paper: 4)")
     p.add_argument("--lr", type=float, default=None, help=f"learning rate of every network (default {DEFAULT_LR:g}, the paper's; with --resume: the checkpoint's unless given)")
     p.add_argument("--adv-weight", type=float, default=1.0, help="multiplies the adversarial and identity-classifier terms of the generator's loss (lambda_D, lambda_C; default 1: the paper's; 0: reconstruction only, the discriminators still train)")
-    p.add_argument("--ema", type=float, default=0.0, help="keep an exponential moving average of the generator's weights with this decay per step (e.g. 0.999), validated and exported in its place (default 0: off)")
+    p.add_argument("--ema", type=float, default=None, help="keep an exponential moving average of the generator's weights with this decay per step (e.g. 0.999), validated and exported in its place (default: off; a resumed run keeps its checkpoint's average unless given 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the sampling and the initialisation")
     p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: cuda when available")
@@ -87,13 +87,13 @@ def config_of(args: argparse.Namespace, n_ids: int) -> dict:
     if args.size % 16:
         raise InputError("--size must be a multiple of 16")
     cond = args.cond if args.cond != "auto" else ("none" if args.region == "face" else "warp")
-    if getattr(args, "residual", False) and cond not in ("warp", "hole"):
-        raise InputError("--residual needs the warped condition (--cond warp or hole)")
-    if cond == "hole" and args.region == "face":
+    if getattr(args, "residual", False) and cond not in ("warp", "hole", "learned"):
+        raise InputError("--residual needs the warped condition (--cond warp, hole or learned)")
+    if cond in ("hole", "learned") and args.region == "face":
         raise InputError(f"--cond {cond} cuts out the inner mouth: use it with --region mouth or lips")
     extra = {k: getattr(args, k) for k, default in (("rec", "mse"), ("optimizer", "rmsprop")) if getattr(args, k, default) != default}
     return extra | {"variant": args.variant, "region": args.region, "size": args.size, "lm_ch": args.lm_channels,
-            "cond": cond, "cond_ch": {"warp": 3, "hole": 4}.get(cond, 0), "n_ids": n_ids,
+            "cond": cond, "cond_ch": {"warp": 3, "hole": 4, "learned": 4}.get(cond, 0), "n_ids": n_ids,
             "residual": bool(getattr(args, "residual", False)), "inner_weight": float(getattr(args, "inner_weight", 0.0)),
             "closed_sources": bool(getattr(args, "closed_sources", False))}
 
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             obj.load_state_dict(ck[key])
         if args.lr is not None:
             _set_lr(opts, args.lr, log)
-        ema = _ema_from(nets[0], args.ema, ck.get("gen_ema"), log)
+        ema = _ema_from(nets[0], _resumed_decay(args.ema, ck, log), ck.get("gen_ema"), log)
         state = ck["state"]
         tr.rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"].cpu())
@@ -212,7 +212,19 @@ def _set_lr(opts, lr: float, log) -> None:
         log(f"learning rate {old:g} -> {lr:g}")
 
 
-def _ema_from(gen, decay: float, saved: dict | None, log):
+def _resumed_decay(asked: float | None, ck: dict, log) -> float:
+    """The averaging decay of a resumed run: ``--ema`` when given, else the checkpoint's."""
+    had = ck.get("ema_decay") or (0.999 if ck.get("gen_ema") is not None else 0.0)  # 0.999: checkpoints before ema_decay was stored
+    if asked is None:
+        if had:
+            log(f"keeping the checkpoint's weight average (decay {had:g}; --ema 0 drops it)")
+        return had
+    if had and not asked:
+        log("--ema 0: the checkpoint's weight average is dropped; the raw generator is validated and exported")
+    return asked
+
+
+def _ema_from(gen, decay: float | None, saved: dict | None, log):
     """The generator's weight average for ``--ema`` > 0 (None when off): the
     checkpoint's average when it has one, else a copy of the generator."""
     if not decay:
@@ -277,7 +289,7 @@ def loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema=None) -> No
         keys = ("gen", "disc", "cls", "opt_g", "opt_d", "opt_c")
         blob = {k: o.state_dict() for k, o in zip(keys, [*nets, *opts])}
         if ema is not None:
-            blob["gen_ema"] = ema.state_dict()
+            blob["gen_ema"], blob["ema_decay"] = ema.state_dict(), ema.decay
         blob |= {"state": state, "config": cfg, "split": sp, "rng": tr.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
         torch.save(blob, out / "ckpt.tmp.pt")
         (out / "ckpt.tmp.pt").replace(out / "ckpt.pt")

@@ -8,7 +8,10 @@ is decoded once; up to ``max_frames`` frames with a face (evenly spaced)
 are cropped with :func:`reenactor.render.landmark_image.crop_affine` (each
 frame by its own landmarks) and stored as ``<cache>/<region><size>/<clip>.npz``:
 ``crops`` (F, S, S, 3) uint8 RGB, ``points`` (F, 478, 2) float32 crop pixels,
-``opening`` (F,) mouth opening (:func:`reenactor.render.mouth.mouth_opening`).
+``opening`` (F,) mouth opening (:func:`reenactor.render.mouth.mouth_opening`),
+``appearance`` (F, 6) float32 0..1, the learned mouth painter's appearance
+condition measured on the whole frame
+(:func:`reenactor.render.mouth_learned.appearance`; for ``--cond learned``).
 
 **Split.** Whole identities are held out with
 :func:`reenactor.train.mouth.identity_split`: every identity of an evaluation
@@ -35,7 +38,7 @@ from reenactor.errors import InputError
 from reenactor.face import topology as T
 from reenactor.render import landmark_image as L
 
-CROPS_VERSION = 1
+CROPS_VERSION = 2
 #: Frames whose outer eye corners are closer than this (video pixels) are skipped.
 MIN_IOD_PX = 24.0
 #: Validation targets of the mouth region need at least this opening.
@@ -50,7 +53,7 @@ def build_crops(data_dir: Path, landmark_dir: Path, cache_dir: Path, region: str
 
     Returns:
         dict with ``crops`` (N, S, S, 3) uint8, ``points`` (N, 478, 2) float32,
-        ``opening`` (N,) float32, ``clip`` (N,) int32 into ``clips`` (dicts with
+        ``opening`` (N,) float32, ``appearance`` (N, 6) float32, ``clip`` (N,) int32 into ``clips`` (dicts with
         name, video, identity).
 
     Raises:
@@ -85,7 +88,7 @@ def build_crops(data_dir: Path, landmark_dir: Path, cache_dir: Path, region: str
         parts.append(arrays)
     if not parts:
         raise InputError("no FD-GAN crops could be built (empty landmark cache?)")
-    data = {k: np.concatenate([p[k] for p in parts]) for k in ("crops", "points", "opening", "clip")}
+    data = {k: np.concatenate([p[k] for p in parts]) for k in ("crops", "points", "opening", "appearance", "clip")}
     data["clips"] = clips
     log(f"crops: {len(data['clip'])} frames from {len(clips)} clips ({region}, {size} px)")
     return data
@@ -97,12 +100,13 @@ def _load_if_current(path: Path, max_frames: int) -> dict | None:
     with np.load(path) as z:
         if int(z["version"]) != CROPS_VERSION or int(z["max_frames"]) != max_frames:
             return None
-        return {k: z[k] for k in ("crops", "points", "opening")}
+        return {k: z[k] for k in ("crops", "points", "opening", "appearance")}
 
 
 def clip_crops(data_dir: Path, landmark_dir: Path, rec, region: str, size: int, max_frames: int) -> dict:
     """Crops of one clip (see the module docstring); arrays as stored in the cache."""
     from reenactor.render.mouth import mouth_opening
+    from reenactor.render.mouth_learned import appearance
     from reenactor.train.landmark_cache import frames_at, load_clip
 
     arr = load_clip(landmark_dir, rec)
@@ -111,18 +115,20 @@ def clip_crops(data_dir: Path, landmark_dir: Path, rec, region: str, size: int, 
     if len(ok) > max_frames:
         ok = [ok[i] for i in np.linspace(0, len(ok) - 1, max_frames).round().astype(int)]
     want = {int(index[k]): int(k) for k in ok}
-    crops, points, opening = [], [], []
+    crops, points, opening, looks = [], [], [], []
     for k, frame in frames_at(data_dir / rec.video, want):
         m = L.crop_affine(lms[k], region, size)
         crops.append(L.crop_image(frame, m, size))
         points.append(L.to_crop(lms[k], m))
         opening.append(mouth_opening(lms[k]))
+        looks.append(appearance(frame, lms[k]))
     return {
         "version": np.int32(CROPS_VERSION),
         "max_frames": np.int32(max_frames),
         "crops": np.asarray(crops, np.uint8).reshape(-1, size, size, 3),
         "points": np.asarray(points, np.float32).reshape(-1, T.N_LANDMARKS, 2),
         "opening": np.asarray(opening, np.float32),
+        "appearance": np.asarray(looks, np.float32).reshape(-1, 6),
     }
 
 
@@ -150,8 +156,11 @@ class PairSampler:
         region: ``"mouth"`` or ``"lips"`` (targets weighted by opening) or ``"face"``.
         lm_ch: landmark image channels (1 or 3).
         cond: ``None`` (no condition), ``"warp"`` or ``True`` (the warped
-            source as ``cond``, and as ``warp``) or ``"hole"`` (the same with the target's opening cut
-            out, :func:`reenactor.render.landmark_image.mouth_condition`).
+            source as ``cond``, and as ``warp``), ``"hole"`` (the same with the target's opening cut
+            out, :func:`reenactor.render.landmark_image.mouth_condition`) or
+            ``"learned"`` (the hole filled by the shipped learned painter's
+            mouth, painted on the warped source with the source frame's
+            appearance, as at run time).
         seed: RNG seed.
         closed_sources: draw each pair's source among the frames of its clip
             whose opening is at most the clip's :data:`CLOSED_QUANTILE` quantile.
@@ -210,9 +219,22 @@ class PairSampler:
         }
         if self.cond:
             warped = L.warp_to_landmarks(xi, pi, pj)
-            out["cond"] = L.mouth_condition(warped, pj, self.cond == "hole")
+            fill = None
+            if self.cond == "learned":  # the appearance is flip-invariant (means over both sides)
+                look = d["appearance"][i] * (1.0 if gain is None else np.tile(gain, 2))
+                fill = self._learned_fill(warped, pj, np.clip(look, 0.0, 1.0))
+            out["cond"] = L.mouth_condition(warped, pj, self.cond in ("hole", "learned"), fill)
             out["warp"] = to_unit(warped)
         return out
+
+    def _learned_fill(self, warped: np.ndarray, tgt_pts: np.ndarray, look: np.ndarray) -> np.ndarray:
+        """The shipped learned painter's mouth for the target on the warped source, given the source's appearance."""
+        from reenactor.render.mouth_learned import LearnedMouthPainter, painted_in_place
+
+        if getattr(self, "_painter", None) is None:
+            self._painter = LearnedMouthPainter(look)
+        self._painter.cond = np.asarray(look, np.float32)
+        return painted_in_place(self._painter, warped, tgt_pts)
 
     def batch(self, n: int) -> dict:
         """An augmented batch of ``n`` pairs: dict of stacked arrays."""

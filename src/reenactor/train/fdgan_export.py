@@ -83,7 +83,7 @@ def export(args, cfg, sp, gen, val, state, log, lambdas: dict) -> Path:
         "description": f"FD-GAN translator ({cfg['variant']}) on a {cfg['size']} px {cfg['region']} crop (reenactor train fdgan; crops, landmark image and warp: reenactor.render.landmark_image)",
         "command": state["commands"][0], "resumed_with": state["commands"][1:], "devices": state["devices"],
         "seed": args.seed, "steps": state["step"], "train_seconds": round(state["seconds"], 1),
-        "config": cfg, "batch": args.batch, "lr": state.get("lrs", [args.lr])[-1], "lr_per_invocation": state.get("lrs"), "ema_decay": getattr(args, "ema", 0.0) or None, "optimizer": "Adam (betas 0.5, 0.999)" if cfg.get("optimizer") == "adam" else "RMSprop (torch defaults otherwise)",
+        "config": cfg, "batch": args.batch, "lr": state.get("lrs", [args.lr])[-1], "lr_per_invocation": state.get("lrs"), "ema_decay": getattr(gen, "decay", None), "optimizer": "Adam (betas 0.5, 0.999)" if cfg.get("optimizer") == "adam" else "RMSprop (torch defaults otherwise)",
         "lambdas": lambdas, "parameters": count_parameters(gen),
         "onnx_inputs": {i.name: i.shape for i in sess.get_inputs()}, "opset": 17,
         "onnx_max_abs_diff_vs_torch": diff, "cpu_ms_per_frame_onnxruntime_1_thread": _timed(sess, feeds), "parts": parts,
