@@ -109,6 +109,38 @@ def test_a_driver_blink_read_with_a_lash_gap_closes_the_portraits_eye(prepared, 
     np.testing.assert_allclose(_lid_gaps(out, T.LEFT_LID_PAIRS), _lid_gaps(p, T.LEFT_LID_PAIRS), atol=1e-6)
 
 
+def test_an_unevenly_read_blink_closes_both_eyes_alike_and_a_wink_stays_a_wink(prepared):
+    """The tracker reads one eye of a blink at 0.23 of its gap and the other at 0.38 (frame 40 of
+    WDA_BobMenendez, which dlib reads as a symmetric blink): the portrait's two eyes close alike,
+    where reading each eye alone closes one nearly fully and the other by two thirds."""
+    from dataclasses import replace
+
+    from reenactor.config import RetargetConfig
+    from reenactor.motion.retarget import couple_blink
+
+    p = prepared.crop_landmarks
+    driver = p.copy()
+    for pairs, f in ((T.RIGHT_LID_PAIRS, 0.233), (T.LEFT_LID_PAIRS, 0.378)):
+        for a, b in pairs:
+            driver[a] = p[b] + f * (p[a] - p[b])
+
+    def left_over(coupling: float) -> np.ndarray:  # each eye's mean rendered gap over its rest gap
+        cfg = replace(RetargetConfig(), blink_coupling=coupling, expression_gain=1.0)
+        out = Retargeter(p, p, cfg)(driver)
+        return np.array([_lid_gaps(out, pairs).mean() / _lid_gaps(p, pairs).mean() for pairs in (T.RIGHT_LID_PAIRS, T.LEFT_LID_PAIRS)])
+
+    alone, coupled = left_over(0.0), left_over(RetargetConfig().blink_coupling)
+    assert alone[1] - alone[0] > 0.15  # read alone: one eye nearly shut, the other far from it
+    assert abs(coupled[1] - coupled[0]) < 0.35 * (alone[1] - alone[0])
+    assert abs(coupled.mean() - alone.mean()) < 0.05  # the blink's depth stays
+    # Winks, open eyes and coupling 0 are left alone; a small difference in a blink shrinks, the mean stays.
+    for fs in ([0.05, 0.5], [0.1, 1.0], [0.9, 1.0], [0.3, 0.3]):
+        assert couple_blink(fs, 0.2, 0.15) == fs
+    assert couple_blink([0.233, 0.378], 0.2, 0.0) == [0.233, 0.378]
+    a, b = couple_blink([0.233, 0.378], 0.2, 0.15)
+    assert abs(b - a) < 0.3 * (0.378 - 0.233) and abs((a + b) / 2 - (0.233 + 0.378) / 2) < 1e-12
+
+
 def test_closed_gap_fraction_is_continuous_increasing_and_exact_when_open():
     from reenactor.motion.retarget import closed_gap_fraction
 

@@ -130,6 +130,11 @@ class RetargetConfig:
     #: gap closes the portrait's eye fully; the correction fades out by three
     #: times this fraction, so half-blinks keep their depth (0 disables).
     eye_closed_fraction: float = 0.2
+    #: Blinks are read per eye, and the tracker often reads one eye's lids
+    #: deeper than the other's (0.23 / 0.38 of the open gap where dlib sees a
+    #: symmetric blink). Below ``3 * eye_closed_fraction`` a half-difference d
+    #: between the eyes is shrunk to d * min(1, (|d| / this)^2); winks keep theirs (0 disables).
+    blink_coupling: float = 0.15
     #: The portrait's head turn (yaw) is eased towards this limit, in degrees
     #: either way: unchanged up to ``max_yaw - 10`` (or the portrait's own yaw
     #: if larger), then compressed so it never passes 10 deg more. A 2D warp of
@@ -173,7 +178,7 @@ class RetargetConfig:
             self,
             {"mode": RETARGET_MODES, "reference_frame": Range(0, integer=True, optional=True),
              "reference": REFERENCE_RULES, "min_ratio": _POS, "max_ratio": _POS, "eye_min_ratio": _POS,
-             "eye_max_ratio": _POS, "eye_closed_fraction": Range(0.0, 1.0, open_hi=True), "max_yaw": Range(0.0, 90.0),
+             "eye_max_ratio": _POS, "eye_closed_fraction": Range(0.0, 1.0, open_hi=True), "blink_coupling": Range(0.0, 1.0), "max_yaw": Range(0.0, 90.0),
              "translation_gain": _NONNEG, "expression_gain": _NONNEG, "method": RETARGET_METHODS,
              "pose": POSE_MODES, "pose_scale": Range(0.0, 5.0)},
             ordered=(("min_ratio", "max_ratio"), ("eye_min_ratio", "eye_max_ratio")),

@@ -240,14 +240,19 @@ class Retargeter:
         out = np.array(delta, dtype=np.float64)
         y_axis = self.axes[:, 1]
         closed = self.cfg.eye_closed_fraction
+        fs = []
         for up, lo, ref_gap in self._lids:
-            if ref_gap <= 1e-6:
-                continue
-            f = float(np.mean((driver_ref[lo] - driver_ref[up]) @ self.ref_down)) / ref_gap
+            f = float(np.mean((driver_ref[lo] - driver_ref[up]) @ self.ref_down)) / max(ref_gap, 1e-6)
             if self._eye_gain != 1.0:  # the lid motion the gain asks for: closure times the gain
                 f = 1.0 - self._eye_gain * (1.0 - f)
-            k = closed_gap_fraction(f, closed) / f if f > 1e-6 else 0.0
-            if k >= 1.0:
+            fs.append(f)
+        both = len(fs) == 2 and min(g for *_, g in self._lids) > 1e-6
+        shown = couple_blink(fs, closed, self.cfg.blink_coupling) if both else fs
+        for (up, lo, ref_gap), f, fc in zip(self._lids, fs, shown):
+            if ref_gap <= 1e-6:
+                continue
+            k = closed_gap_fraction(fc, closed) / f if f > 1e-6 else 0.0
+            if k >= 1.0 and fc == f:
                 continue
             gap = ((self.portrait[lo] + out[lo]) - (self.portrait[up] + out[up])) @ y_axis
             change = (1.0 - k) * np.maximum(gap, 0.0)
@@ -304,6 +309,24 @@ class PortraitRig:
         if shift is not None:
             moved += shift
         return fix_lids_and_lips(moved)
+
+
+def couple_blink(fs: list[float], closed: float, coupling: float) -> list[float]:
+    """The two eyes' driver gap fractions, with a small difference shrunk during a blink.
+
+    Below ``3 * closed`` for both eyes (the closure regime of
+    :func:`closed_gap_fraction`), the half-difference d from their mean
+    becomes ``d * min(1, (|d| / coupling)^2)``: a tracker's uneven reading of
+    a blink is evened out, a wink (|d| >= ``coupling``) is kept exactly.
+    Open eyes, and ``coupling`` 0, are returned unchanged.
+    """
+    if coupling <= 0 or len(fs) != 2 or max(fs) >= 3.0 * closed:
+        return list(fs)
+    mean, d = 0.5 * (fs[0] + fs[1]), 0.5 * (fs[0] - fs[1])
+    if abs(d) >= coupling:
+        return list(fs)
+    d *= (abs(d) / coupling) ** 2
+    return [mean + d, mean - d]
 
 
 def closed_gap_fraction(f: float, closed: float) -> float:
