@@ -139,6 +139,7 @@ class Retargeter:
         for pairs in (T.RIGHT_LID_PAIRS, T.LEFT_LID_PAIRS):
             up, lo = [a for a, _ in pairs], [b for _, b in pairs]
             self._lids.append((up, lo, float(np.mean((self.ref[lo] - self.ref[up]) @ self.ref_down))))
+        self._both_eyes_open = min(g for *_, g in self._lids) > 1e-6  # both reference eyes open: blinks can be coupled
         self.axes = self.rig.axes
         self._own_yaw = euler_degrees(self.axes)[0]
         self.scales = self._per_point_scales()
@@ -246,8 +247,7 @@ class Retargeter:
             if self._eye_gain != 1.0:  # the lid motion the gain asks for: closure times the gain
                 f = 1.0 - self._eye_gain * (1.0 - f)
             fs.append(f)
-        both = len(fs) == 2 and min(g for *_, g in self._lids) > 1e-6
-        shown = couple_blink(fs, closed, self.cfg.blink_coupling) if both else fs
+        shown = couple_blink(fs, closed, self.cfg.blink_coupling) if self._both_eyes_open else fs
         for (up, lo, ref_gap), f, fc in zip(self._lids, fs, shown):
             if ref_gap <= 1e-6:
                 continue

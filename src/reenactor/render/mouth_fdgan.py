@@ -111,13 +111,11 @@ class FDGANMouthPainter:
     def _frame_fill(self, frame: np.ndarray, target: np.ndarray, m: np.ndarray) -> np.ndarray:
         """The learned painter's mouth on ``frame`` ((S, S, 3) uint8, resampled into the lips crop ``m``);
         the painting and its transform are kept for :meth:`_refined`."""
-        import cv2
+        from reenactor.render.mouth_learned import resample_painting
 
         painted, m2 = self.learned.paint(frame, target)
         self._painted = (painted, m2)
-        out = cv2.warpAffine(painted, _lips_from_learned(m, m2), (self.size, self.size), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE)
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        return resample_painting(painted, m2, m, (self.size, self.size))
 
     def paint(self, frame: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predict the lips crop for target landmarks.
@@ -154,15 +152,11 @@ class FDGANMouthPainter:
         """
         import cv2
 
+        from reenactor.render.mouth_learned import crop_to
+
         painted, m2 = self._painted
         h, w = painted.shape[:2]
-        moved = cv2.warpAffine(change.astype(np.float32), _lips_from_learned(m, m2), (w, h),
+        moved = cv2.warpAffine(change.astype(np.float32), crop_to(m2, m), (w, h),
                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return np.clip(painted + moved, 0, 255).astype(np.float32), m2
 
-
-def _lips_from_learned(m: np.ndarray, m2: np.ndarray) -> np.ndarray:
-    """(2, 3) transform from the learned painter's crop (image -> crop ``m2``) to the lips crop (``m``)."""
-    import cv2
-
-    return (np.vstack([m, [0, 0, 1]]) @ np.vstack([cv2.invertAffineTransform(m2), [0, 0, 1]]))[:2]

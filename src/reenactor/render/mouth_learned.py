@@ -231,6 +231,25 @@ def painted_in_place(painter: LearnedMouthPainter, image: np.ndarray, target: np
         (H, W, 3) uint8 RGB; meaningful inside the target's inner lips only.
     """
     painted, m = painter.paint(image, target)
-    inv = cv2.invertAffineTransform(m)
-    out = cv2.warpAffine(painted, inv, (image.shape[1], image.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return resample_painting(painted, m, np.eye(2, 3), image.shape[:2])
+
+
+def crop_to(m: np.ndarray, to_dst: np.ndarray) -> np.ndarray:
+    """(2, 3) transform from a painter crop (image -> crop ``m``) to a destination (image -> dst ``to_dst``)."""
+    return (np.vstack([to_dst, [0, 0, 1]]) @ np.vstack([cv2.invertAffineTransform(m), [0, 0, 1]]))[:2]
+
+
+def resample_painting(painted: np.ndarray, m: np.ndarray, to_dst: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A painted crop resampled into another space.
+
+    Args:
+        painted: (h, w, 3) float32 RGB 0..255 (:meth:`LearnedMouthPainter.paint`).
+        m: its (2, 3) image -> crop transform.
+        to_dst: (2, 3) image -> destination transform (identity: the image itself).
+        shape: (height, width) of the destination.
+
+    Returns:
+        (height, width, 3) uint8 RGB (border replicated outside the crop).
+    """
+    out = cv2.warpAffine(painted, crop_to(m, to_dst), (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
