@@ -353,8 +353,9 @@ def test_ema_and_resumed_learning_rate(tmp_path):
 
 
 def test_adv_weight_zero_trains_on_reconstruction_only(tmp_path):
-    """--adv-weight 0: the generator's loss is lambda_rec x reconstruction alone; the card says so."""
-    pytest.importorskip("torch")
+    """--adv-weight 0: the generator's loss is lambda_rec x reconstruction alone, the discriminator and
+    classifier are left untrained (their step is skipped); the card says so."""
+    torch = pytest.importorskip("torch")
     pytest.importorskip("reenactor.train.fdgan_net")
     pytest.importorskip("onnxruntime")
     from reenactor.train import fdgan
@@ -365,7 +366,14 @@ def test_adv_weight_zero_trains_on_reconstruction_only(tmp_path):
     recs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     train = [r for r in recs if r["kind"] == "train"]
     assert train and all(r["g_total"] == pytest.approx(fdgan.LAMBDAS["rec"] * r["g_rec"], rel=1e-5) for r in train)
-    assert all(r["g_adv_d"] > 0 for r in train)  # measured, just not in the total
+    assert all(r["g_adv_d"] == 0 and np.isnan(r["dc_d"]) for r in train)
+    ck = torch.load(out / "ckpt.pt", weights_only=False)
+    torch.manual_seed(0)  # the run's seed: the networks as initialised
+    _, disc0, cls0 = fdgan.build_models(ck["config"])
+    for net, key in ((disc0, "disc"), (cls0, "cls")):
+        assert all(torch.equal(v, ck[key][k]) for k, v in net.state_dict().items())
+    gen0 = fdgan.build_models(ck["config"])[0]
+    assert not all(torch.equal(v, ck["gen"][k]) for k, v in gen0.state_dict().items())
     card = json.loads((out / "fdgan_mouth.json").read_text())
     assert card["lambdas"] == {"rec": 50.0, "d": 0.0, "c": 0.0}
 
@@ -399,3 +407,91 @@ def test_learned_condition_trains_and_exports_its_metadata(tmp_path):
     assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--cond", "learned", "--residual", "--export")) == 0
     sess = ort.InferenceSession(str(tmp_path / "out" / "fdgan_mouth_translator.onnx"), providers=["CPUExecutionProvider"])
     assert sess.get_modelmeta().custom_metadata_map["cond"] == "learned"
+
+
+def test_masked_ssim_is_the_evaluations_ssim_map_inside_the_mask():
+    """fdgan_loss.masked_ssim reproduces skimage's SSIM map (7x7, RGB, data range 2) averaged inside a mask."""
+    torch = pytest.importorskip("torch")
+    from skimage.metrics import structural_similarity
+
+    from reenactor.train.fdgan_loss import masked_ssim
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (2, 3, 32, 32)).astype(np.float32)
+    y = np.clip(x + rng.normal(0, 0.3, x.shape), -1, 1).astype(np.float32)
+    mask = np.zeros((2, 32, 32), np.float32)
+    mask[:, 6:26, 4:20] = 1.0  # away from the border, where the two pad differently
+    mask[1, 10:14] = 0.0
+    want = []
+    for a, b, m in zip(x, y, mask):
+        _, smap = structural_similarity(a.transpose(1, 2, 0), b.transpose(1, 2, 0), channel_axis=2, data_range=2.0,
+                                        win_size=7, full=True)
+        want.append((smap.mean(2) * m).sum())
+    got = masked_ssim(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(mask)).item()
+    assert got == pytest.approx(sum(want) / mask.sum(), abs=1e-4)
+    assert masked_ssim(torch.from_numpy(x), torch.from_numpy(x), torch.from_numpy(mask)).item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_composite_error_sees_only_what_the_renderer_paints():
+    """--loss composite: the output counts only through the renderer's blend mask, scored inside the inner lips."""
+    torch = pytest.importorskip("torch")
+    from reenactor.train.fdgan_loss import composite_error
+
+    rng = np.random.default_rng(1)
+    t = {k: torch.from_numpy(rng.uniform(-1, 1, (2, 3, 24, 24)).astype(np.float32)) for k in ("warp", "tgt_img")}
+    blend = np.zeros((2, 24, 24), np.float32)
+    blend[:, 8:16, 6:18] = 1.0
+    mask = np.zeros((2, 24, 24), np.float32)
+    mask[:, 6:18, 4:20] = 1.0
+    b = t | {"blend": torch.from_numpy(blend), "mask": torch.from_numpy(mask)}
+    fake = torch.zeros(2, 3, 24, 24, requires_grad=True)
+    composite_error(fake, b).backward()
+    g = fake.grad.abs().sum(1).numpy()
+    assert (g[blend == 0] == 0).all() and (g[blend == 1] > 0).mean() > 0.9
+    perfect = composite_error(b["tgt_img"] * 1.0, b | {"warp": b["tgt_img"]})
+    assert perfect.item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_composite_loss_trains_and_validates_as_rendered(tmp_path):
+    """--loss composite trains (the config records it), the validation also scores the output blended
+    as the renderer blends it, and a run without a condition is refused."""
+    pytest.importorskip("torch")
+    pytest.importorskip("reenactor.train.fdgan_net")
+    from reenactor.errors import InputError
+    from reenactor.train import fdgan
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    out = tmp_path / "out"
+    args = _args(tmp_path, lm_dir, cache, "--steps", "2", "--residual", "--cond", "hole", "--rec", "l1", "--optimizer", "adam",
+                 "--adv-weight", "0", "--loss", "composite", "--ssim-weight", "0.5", "--lr", "1e-3")
+    assert fdgan.run(args) == 0
+    recs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    val = [r for r in recs if r["kind"] == "val"]
+    assert len(val) == 2 and all(0 < r["val_comp_ssim"] <= 1 and r["val_comp_l1"] > 0 for r in val)
+    assert val[0]["val_comp_l1"] != val[1]["val_comp_l1"]  # the blended output moved
+    import torch
+
+    cfg = torch.load(out / "ckpt.pt", weights_only=False)["config"]
+    assert cfg["loss"] == "composite" and cfg["ssim_weight"] == 0.5
+    with pytest.raises(InputError, match="needs --cond"):
+        fdgan.config_of(_args(tmp_path, lm_dir, cache, "--region", "face", "--loss", "composite"), 3)
+
+
+def test_init_from_a_run_with_another_identity_count(tmp_path):
+    """--init across splits: generator and discriminator are loaded, the identity classifier (another
+    number of classes) starts afresh and says so."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("reenactor.train.fdgan_net")
+    from reenactor.train import fdgan
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    first = tmp_path / "first"
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--out", str(first))) == 0
+    second = tmp_path / "second"
+    args = _args(tmp_path, lm_dir, cache, "--steps", "0", "--val-identities", "2", "--init", str(first / "ckpt.pt"), "--out", str(second))
+    assert fdgan.run(args) == 0
+    a, b = (torch.load(d / "ckpt.pt", weights_only=False) for d in (first, second))
+    assert a["config"]["n_ids"] == 3 and b["config"]["n_ids"] == 2
+    for key in ("gen", "disc"):
+        assert all(torch.equal(v, b[key][k]) for k, v in a[key].items())
+    assert "starts afresh" in (second / "train.log").read_text()

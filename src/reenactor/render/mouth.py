@@ -146,8 +146,7 @@ class MouthRenderer:
 
     def amount(self, target: np.ndarray) -> float:
         """How much inner mouth to paint, 0..1, for target landmarks."""
-        extra = mouth_opening(target) - self.opening - self.cfg.mouth_open_threshold
-        return float(np.clip(extra / self.cfg.mouth_open_ramp, 0.0, 1.0))
+        return paint_amount(mouth_opening(target), self.opening, self.cfg)
 
     def composite(self, out: np.ndarray, target: np.ndarray, patch: MouthPatch | None) -> None:
         """Draw the inner mouth into ``out`` (modified in place).
@@ -163,8 +162,7 @@ class MouthRenderer:
         if amount <= 0:
             return
         inner = target[list(T.INNER_LIP_LOOP), :2].astype(np.float64)
-        width = np.linalg.norm(target[T.MOUTH_CORNERS[1], :2] - target[T.MOUTH_CORNERS[0], :2])
-        feather = max(1.0, self.cfg.mouth_feather * width)
+        feather, soft = blend_widths(target, self.cfg.mouth_feather)
         pad = int(np.ceil(3 * feather)) + 2
         h, w = out.shape[:2]
         x0, y0 = np.floor(inner.min(0)).astype(int) - pad
@@ -174,10 +172,6 @@ class MouthRenderer:
             return
         roi = out[y0:y1, x0:x1]
         poly = inner - np.array([x0, y0])
-        # Keep the lip edge itself from the warp: shrink, then soften; by at
-        # most a fifth of the gap, so a slightly parted mouth still shows a
-        # dark opening instead of being eroded away to stretched lip texture.
-        soft = min(feather * 0.5, 0.2 * mouth_opening(target) * width)
         mask = _opening_mask(poly, roi.shape[:2], soft) * amount
         if self.painter is not None:
             fill = self._learned(out, target, (x0, y0), roi.shape[:2])
@@ -236,6 +230,37 @@ class MouthRenderer:
             lab[..., 2] = np.where(band, 6.0, lab[..., 2])
         lab[..., 0] = cv2.GaussianBlur(lab[..., 0], (0, 0), max(0.6, 0.012 * mw))
         return _rgb(lab)
+
+
+def paint_amount(target_opening: float, portrait_opening: float, cfg: RenderConfig) -> float:
+    """How much inner mouth to paint, 0..1: 0 until the target's opening (:func:`mouth_opening`,
+    mouth widths) exceeds the portrait's by ``mouth_open_threshold``, 1 from ``mouth_open_ramp`` further."""
+    extra = target_opening - portrait_opening - cfg.mouth_open_threshold
+    return float(np.clip(extra / cfg.mouth_open_ramp, 0.0, 1.0))
+
+
+def blend_widths(target: np.ndarray, feather_frac: float) -> tuple[float, float]:
+    """(feather, soft) in ``target``'s pixels for the opening's blend mask.
+
+    ``feather`` = ``feather_frac`` mouth widths (at least 1 px). The mask keeps
+    the lip edge itself from the warp: it is shrunk, then softened, by
+    ``soft`` = half the feather, but by at most a fifth of the gap, so a
+    slightly parted mouth still shows a dark opening instead of being eroded
+    away to stretched lip texture.
+
+    Args:
+        target: (478, 2+) landmarks, pixel xy (any similarity of the frame).
+    """
+    width = float(np.linalg.norm(target[T.MOUTH_CORNERS[1], :2] - target[T.MOUTH_CORNERS[0], :2]))
+    feather = max(1.0, feather_frac * width)
+    return feather, min(feather * 0.5, 0.2 * mouth_opening(target) * width)
+
+
+def opening_blend(target: np.ndarray, shape: tuple[int, int], feather_frac: float) -> np.ndarray:
+    """(h, w) float32 0..1: the renderer's blend mask of the inner mouth for ``target`` ((478, 2+) px of
+    an image of ``shape``), before the paint amount; what ``--mouth`` modes are composited with."""
+    inner = target[list(T.INNER_LIP_LOOP), :2].astype(np.float64)
+    return _opening_mask(inner, shape, blend_widths(target, feather_frac)[1])
 
 
 #: Erosion radius (px) above which the opening's mask is drawn shrunk: an elliptic

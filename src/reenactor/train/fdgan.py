@@ -68,7 +68,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=float, default=None, help=f"wall-clock minutes for this invocation (default {DEFAULT_MINUTES:g} when no --steps)")
     p.add_argument("--batch", type=int, default=4, help="batch size (paper: 4)")
     p.add_argument("--lr", type=float, default=None, help=f"learning rate of every network (default {DEFAULT_LR:g}, the paper's; with --resume: the checkpoint's unless given)")
-    p.add_argument("--adv-weight", type=float, default=1.0, help="multiplies the adversarial and identity-classifier terms of the generator's loss (lambda_D, lambda_C; default 1: the paper's; 0: reconstruction only, the discriminators still train)")
+    p.add_argument("--adv-weight", type=float, default=1.0, help="multiplies the adversarial and identity-classifier terms of the generator's loss (lambda_D, lambda_C; default 1: the paper's; 0: reconstruction only, and the discriminators are not trained)")
+    p.add_argument("--loss", choices=("crop", "composite"), default="crop", help="reconstruction term: crop (the whole predicted crop, default) or composite (the inner mouth as the renderer blends it over the warp, L1 + --ssim-weight x (1 - SSIM) inside the target's inner lips; needs a condition)")
+    p.add_argument("--ssim-weight", type=float, default=1.0, help="--loss composite: weight of 1 - SSIM against the L1 (0..1 scale) (default 1)")
     p.add_argument("--ema", type=float, default=None, help="keep an exponential moving average of the generator's weights with this decay per step (e.g. 0.999), validated and exported in its place (default: off; a resumed run keeps its checkpoint's average unless given 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the sampling and the initialisation")
     p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
@@ -91,7 +93,11 @@ def config_of(args: argparse.Namespace, n_ids: int) -> dict:
         raise InputError("--residual needs the warped condition (--cond warp, hole or learned)")
     if cond in ("hole", "learned") and args.region == "face":
         raise InputError(f"--cond {cond} cuts out the inner mouth: use it with --region mouth or lips")
-    extra = {k: getattr(args, k) for k, default in (("rec", "mse"), ("optimizer", "rmsprop")) if getattr(args, k, default) != default}
+    extra = {k: getattr(args, k) for k, default in (("rec", "mse"), ("optimizer", "rmsprop"), ("loss", "crop")) if getattr(args, k, default) != default}
+    if extra.get("loss") == "composite":
+        if cond == "none":
+            raise InputError("--loss composite blends the output over the warped source: it needs --cond warp, hole or learned")
+        extra["ssim_weight"] = float(args.ssim_weight)
     return extra | {"variant": args.variant, "region": args.region, "size": args.size, "lm_ch": args.lm_channels,
             "cond": cond, "cond_ch": {"warp": 3, "hole": 4, "learned": 4}.get(cond, 0), "n_ids": n_ids,
             "residual": bool(getattr(args, "residual", False)), "inner_weight": float(getattr(args, "inner_weight", 0.0)),
@@ -106,24 +112,33 @@ def build_models(cfg: dict):
     return gen, PatchDiscriminator(lm_ch=cfg["lm_ch"]), PatchIdentityClassifier(cfg["n_ids"])
 
 
-def train_step(nets, opts, b: dict, inner_weight: float = 0.0, rec: str = "mse", adv: float = 1.0) -> dict[str, float]:
+def train_step(nets, opts, b: dict, inner_weight: float = 0.0, rec: str = "mse", adv: float = 1.0,
+               composite: float | None = None) -> dict[str, float]:
     """One generator step (Eq. 12) then one discriminator + classifier step (Eqs. 10-11).
 
     ``inner_weight`` W > 0 weighs the reconstruction error by 1 + W inside the
     target's inner-mouth mask (``b["mask"]``, (B,H,W) in [0,1]); ``rec`` is
-    ``"mse"`` (the paper's) or ``"l1"``; ``adv`` multiplies lambda_D and lambda_C.
+    ``"mse"`` (the paper's) or ``"l1"``; ``adv`` multiplies lambda_D and lambda_C
+    (at 0 the discriminator step is skipped and its losses logged as NaN);
+    ``composite`` (the SSIM weight) replaces the reconstruction term by
+    :func:`reenactor.train.fdgan_loss.composite_error`.
     """
+    from reenactor.train.fdgan_loss import composite_error
     from reenactor.train.fdgan_net import discriminator_losses, generator_losses
 
     gen, disc, cls = nets
     opt_g, opt_d, opt_c = opts
     weight = 1.0 + inner_weight * b["mask"].unsqueeze(1) if inner_weight > 0 else None
+    rec_fn = None if composite is None else (lambda fake: composite_error(fake, b, composite))
     total, parts, fake = generator_losses(gen, disc, cls, b["src_img"], b["src_lm"], b["tgt_img"], b["tgt_lm"], b["ids"],
                                           cond=b.get("cond") if gen.cond_ch else None, lam_rec=LAMBDAS["rec"],
-                                          lam_d=adv * LAMBDAS["d"], lam_c=adv * LAMBDAS["c"], rec_weight=weight, rec=rec)
+                                          lam_d=adv * LAMBDAS["d"], lam_c=adv * LAMBDAS["c"], rec_weight=weight, rec=rec, rec_fn=rec_fn)
     opt_g.zero_grad(set_to_none=True)
     total.backward()
     opt_g.step()
+    if adv == 0:
+        nan = float("nan")
+        return {f"g_{k}": v for k, v in parts.items()} | {f"dc_{k}": nan for k in ("d", "d_real", "d_fake", "c", "c_real", "c_fake", "total")}
     d_total, d_parts = discriminator_losses(disc, cls, b["tgt_img"], b["tgt_lm"], fake, b["ids"])
     opt_d.zero_grad(set_to_none=True)
     opt_c.zero_grad(set_to_none=True)
@@ -260,13 +275,15 @@ def _warm_start(path: Path, cfg: dict, nets, device, log) -> None:
     import torch
 
     ck = torch.load(path, map_location=device, weights_only=False)
-    arch = ("variant", "region", "size", "lm_ch", "cond", "cond_ch", "n_ids", "residual")
+    arch = ("variant", "region", "size", "lm_ch", "cond", "cond_ch", "residual")
     theirs = {"residual": False, **ck["config"]}
     if any(theirs.get(k) != cfg[k] for k in arch):
         raise InputError(f"--init {path}: another architecture ({ {k: theirs.get(k) for k in arch} })")
-    for obj, key in zip(nets, ("gen", "disc", "cls")):
+    same_ids = theirs.get("n_ids") == cfg["n_ids"]
+    for obj, key in zip(nets, ("gen", "disc", "cls") if same_ids else ("gen", "disc")):
         obj.load_state_dict(ck[key])
-    log(f"networks from {path} (step {ck['state']['step']})")
+    log(f"networks from {path} (step {ck['state']['step']})" + ("" if same_ids else
+        f"; its identity classifier has {theirs.get('n_ids')} classes, not {cfg['n_ids']}: that one starts afresh"))
 
 
 def loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema=None) -> None:
@@ -298,12 +315,17 @@ def loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema=None) -> No
         rec = {"step": state["step"], "seconds": round(state["seconds"], 1)}
         pred = predict(ema if ema is not None else nets[0], val, device)
         rec |= {f"val_{k}": v for k, v in masked_scores(pred, val["tgt_img"], val["mask"]).items()}
+        if "blend" in val and cfg["region"] != "face":  # as the renderer shows it: blended over the warp, at the pair's paint amount
+            a = (val["blend"] * val["amount"][:, None, None])[:, None]
+            comp = val["warp"] * (1.0 - a) + pred * a
+            rec |= {f"val_comp_{k}": v for k, v in masked_scores(comp, val["tgt_img"], val["mask"]).items()}
         save_samples(val, pred, out / "samples.png")
         if not state["history"]:
             rec |= baselines(val)
         state["history"].append(rec)
         _log(out / "log.jsonl", {"kind": "val"} | rec)
-        log(f"step {rec['step']}: val L1 {rec['val_l1']:.4f}, SSIM {rec['val_ssim']:.4f} ({state['seconds'] / 60:.1f} min)")
+        comp = f"; blended as rendered: L1 {rec['val_comp_l1']:.4f}, SSIM {rec['val_comp_ssim']:.4f}" if "val_comp_l1" in rec else ""
+        log(f"step {rec['step']}: val L1 {rec['val_l1']:.4f}, SSIM {rec['val_ssim']:.4f}{comp} ({state['seconds'] / 60:.1f} min)")
         plot_curve(out / "log.jsonl", out / "curve.png", cfg)
 
     if not state["history"]:
@@ -314,7 +336,7 @@ def loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema=None) -> No
     while not done():
         t0 = time.monotonic()
         parts = train_step(nets, opts, _tensors(tr.batch(args.batch), device), cfg.get("inner_weight", 0.0), cfg.get("rec", "mse"),
-                           args.adv_weight)
+                           args.adv_weight, cfg.get("ssim_weight") if cfg.get("loss") == "composite" else None)
         if ema is not None:
             ema_update(ema, nets[0])
         state["step"] += 1

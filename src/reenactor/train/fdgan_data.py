@@ -24,7 +24,9 @@ its landmark image l_i and the target landmark image l_j; with a condition it
 also sees x_i warped piecewise-affinely onto j's landmarks
 (:func:`reenactor.render.landmark_image.warp_to_landmarks`). It must predict
 x_j. Augmentation: the same horizontal flip of both frames (landmark indices
-mirrored) and the same colour gain.
+mirrored) and the same colour gain. With a condition, each pair also carries the
+renderer's blend of the inner mouth (``blend``, ``amount``): where and how
+strongly ``--mouth`` paints over the warp at run time (``--loss composite``).
 """
 
 from __future__ import annotations
@@ -225,7 +227,19 @@ class PairSampler:
                 fill = self._learned_fill(warped, pj, np.clip(look, 0.0, 1.0))
             out["cond"] = L.mouth_condition(warped, pj, self.cond in ("hole", "learned"), fill)
             out["warp"] = to_unit(warped)
+            out["blend"], out["amount"] = self._blend(pj, size, i, j)
         return out
+
+    def _blend(self, pj: np.ndarray, size: int, i: int, j: int) -> tuple[np.ndarray, np.float32]:
+        """The renderer's blend of the inner mouth for target points ``pj`` (crop px): the
+        (S, S) float32 mask (:func:`reenactor.render.mouth.opening_blend`) and the paint
+        amount (:func:`reenactor.render.mouth.paint_amount`, source ``i`` as the portrait)."""
+        from reenactor.config import RenderConfig
+        from reenactor.render.mouth import opening_blend, paint_amount
+
+        cfg = RenderConfig()
+        op = self.data["opening"]
+        return opening_blend(pj, (size, size), cfg.mouth_feather), np.float32(paint_amount(float(op[j]), float(op[i]), cfg))
 
     def _learned_fill(self, warped: np.ndarray, tgt_pts: np.ndarray, look: np.ndarray) -> np.ndarray:
         """The shipped learned painter's mouth for the target on the warped source, given the source's appearance."""

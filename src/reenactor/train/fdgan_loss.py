@@ -31,8 +31,48 @@ def identity_not_nll(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return (torch.logsumexp(logits, dim=1) - torch.logsumexp(others, dim=1)).mean()
 
 
+def masked_ssim(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, win: int = 7) -> torch.Tensor:
+    """Mean SSIM inside ``mask``, differentiable; the map of the evaluation's skimage call.
+
+    x, y: (B,3,H,W) in [-1,1]; mask (B,H,W) weights. Per channel, a ``win`` x
+    ``win`` uniform window (reflected at the border), sample covariances and
+    the constants for a data range of 2 (skimage's ``structural_similarity``
+    with ``win_size=7``); the channels' maps are averaged, then weighted by
+    ``mask`` over the batch. Returns a scalar tensor.
+    """
+    pad = win // 2
+    n = win * win
+    c1, c2 = (0.01 * 2.0) ** 2, (0.03 * 2.0) ** 2
+
+    def mean(t):
+        return F.avg_pool2d(F.pad(t, (pad,) * 4, mode="reflect"), win, stride=1)
+
+    mx, my = mean(x), mean(y)
+    cov = n / (n - 1.0)
+    vx, vy, vxy = cov * (mean(x * x) - mx * mx), cov * (mean(y * y) - my * my), cov * (mean(x * y) - mx * my)
+    smap = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return (smap.mean(1) * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def composite_error(fake: torch.Tensor, b: dict, ssim_weight: float = 1.0) -> torch.Tensor:
+    """The reconstruction error of the inner mouth as the renderer shows it (``--loss composite``).
+
+    The output is blended over the warped source with the renderer's opening
+    mask at full amount (``b["warp"]`` (B,3,H,W), ``b["blend"]`` (B,H,W)), and
+    scored against ``b["tgt_img"]`` inside the target's inner lips
+    (``b["mask"]`` (B,H,W)), the region the self protocol scores: mean L1
+    (0..1 scale) plus ``ssim_weight`` * (1 - SSIM).
+    """
+    a = b["blend"].unsqueeze(1)
+    comp = b["warp"] * (1.0 - a) + fake * a
+    m = b["mask"]
+    l1 = ((comp - b["tgt_img"]).abs().mean(1) * m).sum() / m.sum().clamp_min(1.0) / 2.0
+    return l1 + ssim_weight * (1.0 - masked_ssim(comp, b["tgt_img"], m))
+
+
 def generator_losses(gen, disc, cls, src_img, src_lm, tgt_img, tgt_lm, ids, cond=None,
-                     lam_rec: float = 50.0, lam_d: float = 1.0, lam_c: float = 1.0, rec_weight=None, rec: str = "mse"):
+                     lam_rec: float = 50.0, lam_d: float = 1.0, lam_c: float = 1.0, rec_weight=None, rec: str = "mse",
+                     rec_fn=None):
     """Eq. 12 for the extractor-translator.
 
     src_img / tgt_img: frames i and j of one clip, (B,3,H,W) in [-1,1];
@@ -43,15 +83,24 @@ def generator_losses(gen, disc, cls, src_img, src_lm, tgt_img, tgt_lm, ids, cond
     ``rec_weight`` (B,1,H,W), optional: per-pixel weights of that error,
     normalised by their mean (weights of 1 give the paper's term).
     ``rec="l1"`` uses the absolute error instead of the squared one.
+    ``rec_fn``, optional: a function of ``fake`` giving the reconstruction
+    term instead (e.g. :func:`composite_error`). With ``lam_d`` and ``lam_c``
+    both 0 the adversarial terms are not computed (logged as 0).
 
     Returns (total, {"rec", "adv_d", "adv_c", "total"} as floats, fake) where
     ``fake`` (B,3,H,W) keeps its graph; detach it for the discriminator step.
     """
     fake = gen(src_img, src_lm, tgt_lm, cond)
-    err = (fake - tgt_img).abs() if rec == "l1" else (fake - tgt_img).pow(2)
-    rec = err.mean() if rec_weight is None else (err * rec_weight).mean() / rec_weight.mean()
-    adv_d = disc(fake, tgt_lm).pow(2).mean()  # least squares towards 0, Eq. 12
-    adv_c = identity_nll(cls(fake), ids)
+    if rec_fn is not None:
+        rec = rec_fn(fake)
+    else:
+        err = (fake - tgt_img).abs() if rec == "l1" else (fake - tgt_img).pow(2)
+        rec = err.mean() if rec_weight is None else (err * rec_weight).mean() / rec_weight.mean()
+    if lam_d == 0 and lam_c == 0:
+        adv_d = adv_c = torch.zeros((), device=fake.device)
+    else:
+        adv_d = disc(fake, tgt_lm).pow(2).mean()  # least squares towards 0, Eq. 12
+        adv_c = identity_nll(cls(fake), ids)
     total = lam_rec * rec + lam_d * adv_d + lam_c * adv_c
     parts = {"rec": rec.item(), "adv_d": adv_d.item(), "adv_c": adv_c.item(), "total": total.item()}
     return total, parts, fake
