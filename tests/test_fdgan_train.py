@@ -166,6 +166,10 @@ def test_train_resume_and_export(tmp_path):
     with torch.no_grad():
         ref = gen(*(torch.from_numpy(feeds[k]) for k in ("src_img", "src_lm", "tgt_lm", "cond"))).numpy()
     assert got.shape == (1, 3, SIZE, SIZE) and np.abs(got - ref).max() < 1e-4
+    # exporting again at the step reached trains nothing and is not recorded as an invocation
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "3", "--seed", "3", "--resume", "--export")) == 0
+    ck3 = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=False)
+    assert ck3["state"]["commands"] == ck2["state"]["commands"] and len(ck3["state"]["lrs"]) == 2
 
 
 def test_resume_refuses_another_config(tmp_path):
@@ -495,3 +499,52 @@ def test_init_from_a_run_with_another_identity_count(tmp_path):
     for key in ("gen", "disc"):
         assert all(torch.equal(v, b[key][k]) for k, v in a[key].items())
     assert "starts afresh" in (second / "train.log").read_text()
+    init = b["state"]["init"]
+    assert init["step"] == 1 and init["commands"] == a["state"]["commands"] and init["config"] == a["config"]
+
+
+def test_strength_scales_the_exported_change_and_auto_chooses_it(tmp_path):
+    """--strength S exports a translator whose change (output minus condition) is S times the trained
+    one; 'auto' scores 0.25..1 as rendered on first-frame pairs and records the choice on the card."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from reenactor.errors import InputError
+    from reenactor.train import fdgan
+    from reenactor.train.fdgan_net import FDGAN
+    from reenactor.train.fdgan_validate import scaled
+
+    g = FDGAN("fdgan", lm_ch=1, cond_ch=4, residual=True).eval()
+    torch.nn.init.normal_(g.tr_up[0].weight, std=0.01)
+    x = [torch.rand(1, c, 32, 32) * 0.5 for c in (3, 1, 1, 4)]
+    with torch.no_grad():
+        full, half = g(*x) - x[3][:, :3], scaled(g, 0.5)(*x) - x[3][:, :3]
+    assert full.abs().max() > 1e-3 and torch.allclose(half, 0.5 * full, atol=1e-6)
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    out = tmp_path / "out"
+    common = ("--steps", "2", "--residual", "--cond", "hole", "--rec", "l1", "--optimizer", "adam", "--lr", "1e-3", "--export")
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, *common, "--strength", "auto")) == 0
+    card = json.loads((out / "fdgan_mouth.json").read_text())
+    rows = card["strength"]["chosen_on"]["scores"]
+    assert [r["strength"] for r in rows] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    best = max(rows[1:], key=lambda r: (round(r["ssim"], 4), -r["l1"]))
+    assert card["strength"]["strength"] == best["strength"]
+    import onnxruntime as ort
+
+    out = tmp_path / "half"  # the same schedule, exported at half strength
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, *common, "--strength", "0.5", "--out", str(out))) == 0
+    assert json.loads((out / "fdgan_mouth.json").read_text())["strength"] == {"strength": 0.5}
+    sess = ort.InferenceSession(str(out / "fdgan_mouth.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {i.name: np.random.default_rng(0).uniform(-1, 1, [1, *i.shape[1:]]).astype(np.float32) for i in sess.get_inputs()}
+    feeds["cond"] = feeds["cond"] * 0.5
+    trained = FDGAN("fdgan", lm_ch=1, cond_ch=4, residual=True).eval()
+    trained.load_state_dict(torch.load(out / "ckpt.pt", weights_only=False)["gen"])
+    with torch.no_grad():
+        change = trained(*(torch.from_numpy(feeds[i.name]) for i in sess.get_inputs())).numpy() - feeds["cond"][:, :3]
+    got = sess.run(None, feeds)[0] - feeds["cond"][:, :3]
+    assert np.abs(change).max() > 2e-4 and np.abs(got - 0.5 * change).max() < 0.05 * np.abs(change).max()
+    with pytest.raises(InputError, match="number or 'auto'"):
+        fdgan.run(_args(tmp_path, lm_dir, cache, *common, "--strength", "half", "--out", str(tmp_path / "b")))
+    with pytest.raises(InputError, match="residual"):
+        fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--export", "--strength", "0.5", "--out", str(tmp_path / "c")))

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from reenactor.errors import InputError
-from reenactor.train.fdgan_validate import _tensors, baselines, masked_scores, plot_curve, predict, save_samples, u8  # noqa: F401
+from reenactor.train.fdgan_validate import _tensors, as_rendered, baselines, masked_scores, plot_curve, predict, save_samples, u8  # noqa: F401
 from reenactor.train.landmark_cache import CACHE_ROOT
 from reenactor.train.ldnet import _log
 from reenactor.train.mouth import _command_line, _Logger
@@ -81,6 +81,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints and validations (default 250)")
     p.add_argument("--log-every", type=int, default=25, help="steps between training-loss records (default 25)")
     p.add_argument("--export", action="store_true", help="export ONNX + card into --out at the end")
+    p.add_argument("--strength", default="1", help="residual models: the exported change (output minus condition) is this times the trained one; "
+                   "'auto' picks the best of 0.25, 0.5, 0.75, 1 (SSIM as rendered) on pairs whose source is the clip's first frame, "
+                   "from the validation clips that no evaluation set uses (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -203,18 +206,48 @@ def run(args: argparse.Namespace) -> int:
         if (out / "log.jsonl").exists():
             (out / "log.jsonl").unlink()
         if args.init is not None:
-            _warm_start(args.init, cfg, nets, device, log)
+            state["init"] = _warm_start(args.init, cfg, nets, device, log)
         ema = _ema_from(nets[0], args.ema, None, log)
-    state["commands"].append(_command_line())
-    state["devices"].append(str(device))
-    state.setdefault("lrs", []).append(opts[0].param_groups[0]["lr"])
+    if args.steps is None or state["step"] < args.steps:  # an export-only resume trains nothing: not an invocation of the schedule
+        state["commands"].append(_command_line())
+        state["devices"].append(str(device))
+        state.setdefault("lrs", []).append(opts[0].param_groups[0]["lr"])
     loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema)
     if args.export:
         from reenactor.train.fdgan_export import export
 
         lambdas = {k: v * (args.adv_weight if k in ("d", "c") else 1.0) for k, v in LAMBDAS.items()}
-        export(args, cfg, sp, ema if ema is not None else nets[0], val, state, log, lambdas)
+        gen, strength = _with_strength(args, cfg, sp, data, ema if ema is not None else nets[0], device, log)
+        export(args, cfg, sp, gen, val, state, log, lambdas, strength)
     return 0
+
+
+def _with_strength(args, cfg: dict, sp: dict, data: dict, gen, device, log):
+    """(generator to export, {"strength", "chosen_on"}) for ``--strength`` (see :func:`add_arguments`)."""
+    from reenactor.train import fdgan_data as FD
+    from reenactor.train.fdgan_validate import choose_strength, scaled
+
+    if args.strength == "auto":
+        from reenactor.train.mouth_data import eval_videos
+
+        if not cfg.get("residual"):
+            raise InputError("--strength auto needs a residual model (--residual)")
+        judged = eval_videos()
+        clips = sorted(c["name"] for c in data["clips"] if c["identity"] in set(sp["val"]) and c["video"] not in judged)
+        pairs = FD.portrait_pairs(FD.PairSampler(data, sp["val"], cfg["region"], cfg["lm_ch"], cfg["cond"], args.seed + 3), 12, args.seed + 4, judged)
+        value, rows = choose_strength(gen, pairs, device)
+        log(f"strength as rendered, first frame as the portrait, {len(pairs['ids'])} pairs of {len(clips)} validation clips no evaluation set uses: "
+            + ", ".join(f"{r['strength']:g}: SSIM {r['ssim']:.4f} L1 {r['l1']:.4f}" for r in rows) + f" -> {value:g}")
+        return scaled(gen, value), {"strength": value, "chosen_on": {"clips": clips, "pairs": int(len(pairs["ids"])), "scores": rows}}
+    try:
+        value = float(args.strength)
+    except ValueError:
+        raise InputError(f"--strength must be a number or 'auto', got {args.strength!r}") from None
+    if value == 1.0:
+        return gen, {"strength": 1.0}
+    if not cfg.get("residual") or not value > 0:
+        raise InputError("--strength other than 1 needs a residual model (--residual) and a value above 0")
+    return scaled(gen, value), {"strength": value}
 
 
 def _set_lr(opts, lr: float, log) -> None:
@@ -270,8 +303,10 @@ def ema_update(ema, gen) -> None:
             be.copy_(b)
 
 
-def _warm_start(path: Path, cfg: dict, nets, device, log) -> None:
-    """Load the networks of another run's checkpoint (``--init``); its architecture must match."""
+def _warm_start(path: Path, cfg: dict, nets, device, log) -> dict:
+    """Load the networks of another run's checkpoint (``--init``); its architecture must match.
+
+    Returns its provenance for the card: path, step, commands and, nested, what it was started from."""
     import torch
 
     ck = torch.load(path, map_location=device, weights_only=False)
@@ -284,6 +319,8 @@ def _warm_start(path: Path, cfg: dict, nets, device, log) -> None:
         obj.load_state_dict(ck[key])
     log(f"networks from {path} (step {ck['state']['step']})" + ("" if same_ids else
         f"; its identity classifier has {theirs.get('n_ids')} classes, not {cfg['n_ids']}: that one starts afresh"))
+    st = ck["state"]
+    return {"path": str(path), "step": st["step"], "config": ck["config"], "commands": st.get("commands", []), "init": st.get("init")}
 
 
 def loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema=None) -> None:
@@ -316,9 +353,7 @@ def loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema=None) -> No
         pred = predict(ema if ema is not None else nets[0], val, device)
         rec |= {f"val_{k}": v for k, v in masked_scores(pred, val["tgt_img"], val["mask"]).items()}
         if "blend" in val and cfg["region"] != "face":  # as the renderer shows it: blended over the warp, at the pair's paint amount
-            a = (val["blend"] * val["amount"][:, None, None])[:, None]
-            comp = val["warp"] * (1.0 - a) + pred * a
-            rec |= {f"val_comp_{k}": v for k, v in masked_scores(comp, val["tgt_img"], val["mask"]).items()}
+            rec |= {f"val_comp_{k}": v for k, v in masked_scores(as_rendered(pred, val), val["tgt_img"], val["mask"]).items()}
         save_samples(val, pred, out / "samples.png")
         if not state["history"]:
             rec |= baselines(val)

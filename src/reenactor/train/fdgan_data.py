@@ -270,6 +270,28 @@ class PairSampler:
         return stack([self.pair(self.source_for(int(j), rng), int(j)) for j in picks])
 
 
+def portrait_pairs(sampler: PairSampler, per_clip: int, seed: int, skip_videos: set[str] = frozenset()) -> dict:
+    """Pairs as the self protocol runs them: each clip's first cached frame is the portrait (the source)
+    and up to ``per_clip`` of its other frames with an open mouth are the targets; un-augmented.
+    Clips whose video is in ``skip_videos`` are left out.
+
+    Raises:
+        InputError: no clip of the sampler has such a target.
+    """
+    rng = np.random.default_rng(seed)
+    items = []
+    for clip, members in sampler.members.items():
+        if sampler.data["clips"][clip]["video"] in skip_videos:
+            continue
+        first, rest = int(members[0]), members[1:]
+        cand = rest[sampler.data["opening"][rest] > VAL_MIN_OPENING]
+        for j in np.sort(rng.choice(cand, size=min(per_clip, len(cand)), replace=False)):
+            items.append(sampler.pair(first, int(j)))
+    if not items:
+        raise InputError("no open-mouth frames to choose the strength on")
+    return stack(items)
+
+
 def stack(items: list[dict]) -> dict:
     """Stack per-pair dicts into batch arrays."""
     return {k: np.stack([it[k] for it in items]) for k in items[0]}

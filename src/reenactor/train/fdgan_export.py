@@ -60,8 +60,10 @@ def export_parts(gen, out: Path, name: str, val: dict, cond: str = "warp") -> di
             "onnx_parts_max_abs_diff_vs_torch": diff, "translator_cpu_ms_per_frame_onnxruntime_1_thread": _timed(tr, feeds)}
 
 
-def export(args, cfg, sp, gen, val, state, log, lambdas: dict) -> Path:
-    """Write ``fdgan_<region>.onnx`` and its card into ``--out``; print the registry line."""
+def export(args, cfg, sp, gen, val, state, log, lambdas: dict, strength: dict | None = None) -> Path:
+    """Write ``fdgan_<region>.onnx`` and its card into ``--out``; print the registry line.
+
+    ``strength``: how the generator's change was scaled before export (``--strength``), for the card."""
     import torch
 
     from reenactor.train.fdgan_net import count_parameters, export_onnx
@@ -81,10 +83,10 @@ def export(args, cfg, sp, gen, val, state, log, lambdas: dict) -> Path:
     card = {
         "name": name,
         "description": f"FD-GAN translator ({cfg['variant']}) on a {cfg['size']} px {cfg['region']} crop (reenactor train fdgan; crops, landmark image and warp: reenactor.render.landmark_image)",
-        "command": state["commands"][0], "resumed_with": state["commands"][1:], "devices": state["devices"],
+        "command": state["commands"][0], "resumed_with": state["commands"][1:], "devices": state["devices"], "init": state.get("init"),
         "seed": args.seed, "steps": state["step"], "train_seconds": round(state["seconds"], 1),
         "config": cfg, "batch": args.batch, "lr": state.get("lrs", [args.lr])[-1], "lr_per_invocation": state.get("lrs"), "ema_decay": getattr(gen, "decay", None), "optimizer": "Adam (betas 0.5, 0.999)" if cfg.get("optimizer") == "adam" else "RMSprop (torch defaults otherwise)",
-        "lambdas": lambdas, "parameters": count_parameters(gen),
+        "lambdas": lambdas, "strength": strength or {"strength": 1.0}, "parameters": count_parameters(gen),
         "onnx_inputs": {i.name: i.shape for i in sess.get_inputs()}, "opset": 17,
         "onnx_max_abs_diff_vs_torch": diff, "cpu_ms_per_frame_onnxruntime_1_thread": _timed(sess, feeds), "parts": parts,
         "validation": {"final": final, "baselines": {k: v for k, v in state["history"][0].items() if k.startswith(("source_", "warp_"))},

@@ -62,6 +62,41 @@ def predict(gen, val: dict, device, chunk: int = 8) -> np.ndarray:
     return np.concatenate(outs)
 
 
+#: Strengths ``--strength auto`` chooses among.
+STRENGTHS = (0.25, 0.5, 0.75, 1.0)
+
+
+def scaled(gen, strength: float):
+    """A copy of a residual generator whose change (output minus condition) is ``strength`` times
+    the original's: its last transposed convolution scaled (exact before the clip to [-1, 1])."""
+    import copy
+
+    if not getattr(gen, "residual", False):
+        raise ValueError("only a residual generator's change can be scaled")
+    out = copy.deepcopy(gen).eval()
+    out.tr_up[0].weight.data.mul_(strength)
+    out.tr_up[0].bias.data.mul_(strength)
+    return out
+
+
+def as_rendered(pred: np.ndarray, val: dict) -> np.ndarray:
+    """Predictions blended over the warped source as the renderer does: its opening mask times the
+    pair's paint amount (``val["blend"]``, ``val["amount"]``); (N, 3, S, S) in [-1, 1]."""
+    a = (val["blend"] * val["amount"][:, None, None])[:, None]
+    return val["warp"] * (1.0 - a) + pred * a
+
+
+def choose_strength(gen, pairs: dict, device) -> tuple[float, list[dict]]:
+    """The strength of :data:`STRENGTHS` whose change scores the best SSIM as rendered on ``pairs``
+    (ties: the smaller L1), and every strength's scores, with the condition alone (strength 0) first."""
+    rows = [{"strength": 0.0} | masked_scores(as_rendered(pairs["cond"][:, :3], pairs), pairs["tgt_img"], pairs["mask"])]
+    for s in STRENGTHS:
+        pred = predict(scaled(gen, s), pairs, device)
+        rows.append({"strength": s} | masked_scores(as_rendered(pred, pairs), pairs["tgt_img"], pairs["mask"]))
+    best = max(rows[1:], key=lambda r: (round(r["ssim"], 4), -r["l1"]))
+    return best["strength"], rows
+
+
 def save_samples(val: dict, pred: np.ndarray, path: Path, rows: int = 6) -> None:
     """A PNG of the first validation pairs, one per row: source | warped source | prediction | target."""
     import cv2

@@ -120,8 +120,8 @@ def _clip_crops(data_dir: Path, landmark_dir: Path, rec) -> dict:
 
 
 # -------------------------------------------------------------------- split
-def eval_identities(clips: list[dict]) -> set[str]:
-    """Identities of the clips used by ``reenactor eval`` (sets.tsv drivers)."""
+def eval_videos() -> set[str]:
+    """The driver videos of ``reenactor eval``'s sets (sets.tsv), as MANIFEST paths (``videos/...``)."""
     sets = Path(__file__).resolve().parent.parent / "eval" / "sets.tsv"
     videos = set()
     if sets.is_file():
@@ -131,6 +131,12 @@ def eval_identities(clips: list[dict]) -> set[str]:
             cells = line.split("\t")
             if len(cells) >= 4:
                 videos.add(cells[3])
+    return videos
+
+
+def eval_identities(clips: list[dict]) -> set[str]:
+    """Identities of the clips used by ``reenactor eval`` (sets.tsv drivers)."""
+    videos = eval_videos()
     return {c["identity"] for c in clips if c["video"] in videos}
 
 
