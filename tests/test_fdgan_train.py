@@ -546,5 +546,6 @@ def test_strength_scales_the_exported_change_and_auto_chooses_it(tmp_path):
     assert np.abs(change).max() > 2e-4 and np.abs(got - 0.5 * change).max() < 0.05 * np.abs(change).max()
     with pytest.raises(InputError, match="number or 'auto'"):
         fdgan.run(_args(tmp_path, lm_dir, cache, *common, "--strength", "half", "--out", str(tmp_path / "b")))
+    assert not (tmp_path / "b" / "ckpt.pt").exists()  # refused before training, not after
     with pytest.raises(InputError, match="residual"):
         fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--export", "--strength", "0.5", "--out", str(tmp_path / "c")))

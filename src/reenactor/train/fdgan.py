@@ -175,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
     data = FD.build_crops(args.data, args.landmarks, args.cache, args.region, args.size, args.frames_per_clip, log)
     sp = FD.split(data, args.val_identities, args.seed)
     cfg = config_of(args, len(sp["train"]))
+    if args.export:
+        from reenactor.train.fdgan_export import parse_strength
+
+        parse_strength(args.strength, cfg)  # refuse a bad --strength before training, not after
     log(f"split: {len(sp['train'])} train identities ({len(sp['train_clips'])} clips), {len(sp['val'])} val identities ({len(sp['val_clips'])} clips)")
     cond = None if cfg["cond"] == "none" else cfg["cond"]
     tr = FD.PairSampler(data, sp["train"], args.region, cfg["lm_ch"], cond, args.seed, closed_sources=cfg["closed_sources"])
@@ -214,40 +218,12 @@ def run(args: argparse.Namespace) -> int:
         state.setdefault("lrs", []).append(opts[0].param_groups[0]["lr"])
     loop(args, cfg, sp, nets, opts, tr, val, state, device, log, ema)
     if args.export:
-        from reenactor.train.fdgan_export import export
+        from reenactor.train.fdgan_export import export, with_strength
 
         lambdas = {k: v * (args.adv_weight if k in ("d", "c") else 1.0) for k, v in LAMBDAS.items()}
-        gen, strength = _with_strength(args, cfg, sp, data, ema if ema is not None else nets[0], device, log)
+        gen, strength = with_strength(args, cfg, sp, data, ema if ema is not None else nets[0], device, log)
         export(args, cfg, sp, gen, val, state, log, lambdas, strength)
     return 0
-
-
-def _with_strength(args, cfg: dict, sp: dict, data: dict, gen, device, log):
-    """(generator to export, {"strength", "chosen_on"}) for ``--strength`` (see :func:`add_arguments`)."""
-    from reenactor.train import fdgan_data as FD
-    from reenactor.train.fdgan_validate import choose_strength, scaled
-
-    if args.strength == "auto":
-        from reenactor.train.mouth_data import eval_videos
-
-        if not cfg.get("residual"):
-            raise InputError("--strength auto needs a residual model (--residual)")
-        judged = eval_videos()
-        clips = sorted(c["name"] for c in data["clips"] if c["identity"] in set(sp["val"]) and c["video"] not in judged)
-        pairs = FD.portrait_pairs(FD.PairSampler(data, sp["val"], cfg["region"], cfg["lm_ch"], cfg["cond"], args.seed + 3), 12, args.seed + 4, judged)
-        value, rows = choose_strength(gen, pairs, device)
-        log(f"strength as rendered, first frame as the portrait, {len(pairs['ids'])} pairs of {len(clips)} validation clips no evaluation set uses: "
-            + ", ".join(f"{r['strength']:g}: SSIM {r['ssim']:.4f} L1 {r['l1']:.4f}" for r in rows) + f" -> {value:g}")
-        return scaled(gen, value), {"strength": value, "chosen_on": {"clips": clips, "pairs": int(len(pairs["ids"])), "scores": rows}}
-    try:
-        value = float(args.strength)
-    except ValueError:
-        raise InputError(f"--strength must be a number or 'auto', got {args.strength!r}") from None
-    if value == 1.0:
-        return gen, {"strength": 1.0}
-    if not cfg.get("residual") or not value > 0:
-        raise InputError("--strength other than 1 needs a residual model (--residual) and a value above 0")
-    return scaled(gen, value), {"strength": value}
 
 
 def _set_lr(opts, lr: float, log) -> None:

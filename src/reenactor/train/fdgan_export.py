@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from reenactor.errors import InputError
+
 
 def _timed(sess, feeds: dict, runs: int = 6) -> float:
     """Median ms of ``runs - 1`` runs after a warm-up."""
@@ -107,3 +109,43 @@ def export(args, cfg, sp, gen, val, state, log, lambdas: dict, strength: dict | 
         (out / f"{stem}.json").write_text(json.dumps(part_card, indent=1) + "\n")
         print(f'    ("{stem}", "{part_card["sha256"]}",\n     "{part_card["description"]}"),')
     return path
+
+
+def with_strength(args, cfg: dict, sp: dict, data: dict, gen, device, log):
+    """(generator to export, {"strength", "chosen_on"}) for ``--strength`` (see ``reenactor train fdgan --help``)."""
+    from reenactor.train import fdgan_data as FD
+    from reenactor.train.fdgan_validate import choose_strength, scaled
+
+    if args.strength == "auto":
+        from reenactor.train.mouth_data import eval_videos
+
+        parse_strength(args.strength, cfg)
+        judged = eval_videos()
+        clips = sorted(c["name"] for c in data["clips"] if c["identity"] in set(sp["val"]) and c["video"] not in judged)
+        pairs = FD.portrait_pairs(FD.PairSampler(data, sp["val"], cfg["region"], cfg["lm_ch"], cfg["cond"], args.seed + 3), 12, args.seed + 4, judged)
+        value, rows = choose_strength(gen, pairs, device)
+        log(f"strength as rendered, first frame as the portrait, {len(pairs['ids'])} pairs of {len(clips)} validation clips no evaluation set uses: "
+            + ", ".join(f"{r['strength']:g}: SSIM {r['ssim']:.4f} L1 {r['l1']:.4f}" for r in rows) + f" -> {value:g}")
+        return scaled(gen, value), {"strength": value, "chosen_on": {"clips": clips, "pairs": int(len(pairs["ids"])), "scores": rows}}
+    value = parse_strength(args.strength, cfg)
+    return (gen, {"strength": 1.0}) if value == 1.0 else (scaled(gen, value), {"strength": value})
+
+
+def parse_strength(text: str, cfg: dict) -> float | str:
+    """``--strength`` as a float, or ``"auto"``.
+
+    Raises:
+        InputError: not a number above 0 or 'auto', or other than 1 for a model that is not residual.
+    """
+    if text == "auto":
+        value = "auto"
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            raise InputError(f"--strength must be a number or 'auto', got {text!r}") from None
+        if not value > 0:
+            raise InputError(f"--strength must be above 0, got {text}")
+    if value != 1.0 and not cfg.get("residual"):
+        raise InputError("--strength other than 1 needs a residual model (--residual)")
+    return value
