@@ -60,6 +60,8 @@ FIGURES: tuple[Figure, ...] = (
            "mouth.md: driver vs learned inner mouths on held-out drivers", quality=85),
     Figure("mouth_curve", "mouth/val_curve.png", "reenactor.figures.features:mouth_curve",
            "mouth.md: the mouth model's validation curve, from its weight card", needs_data=False),
+    Figure("fdgan_self_mouth", "fdgan/self_mouth.jpg", "reenactor.figures.mouths:fdgan_self_mouth",
+           "fdgan.md: learned and FD-GAN mouths against the truth in self-reenactment, largest gains and loss", quality=90),
     Figure("fdgan_mouth_strip", "fdgan/mouth_strip.jpg", "reenactor.figures.mouths:fdgan_mouth_strip",
            "fdgan.md: every inner-mouth mode on a moustache, a painting, a scream, a portrait with teeth, a small driver",
            quality=88),
