@@ -237,6 +237,10 @@ def test_write_regions_and_markdown_section(tmp_path):
     assert tmp_path / "docs" / "benchmarks" / REGIONS_DIR / "clip_a.jpg" in written
     text = md.read_text()
     assert "## Regions" in text and "](benchmarks/regions/clip_a.jpg)" in text
+    assert "CPU-minutes" not in text  # results made before the CPU time was recorded
+    doc["meta"] |= {"wall_seconds": 600.0, "cpu_seconds": 1500.0, "cpu_count": 2}
+    write_markdown(doc, [r], ["static"], md, tmp_path / "docs" / "benchmarks", (), "make")
+    assert "(about 10 min on 2 CPU cores, 25 CPU-minutes)" in md.read_text()
 
 
 def test_turned_head_does_not_inflate_the_mouth_opening():

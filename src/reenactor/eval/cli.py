@@ -196,13 +196,14 @@ def run_eval(args: argparse.Namespace) -> int:
         "memory_method": "peak RSS sampled every 10 ms from /proc/self/statm during each method call; ru_maxrss for the process",
     }
     meta["wall_seconds"] = time.perf_counter() - t_start
+    meta["cpu_seconds"] = _cpu_seconds()
     doc = report.results_document(results, names, meta)
     report.write_json(doc, out_dir / "results.json")
     report.write_html(doc, results, names, out_dir / "report.html")
     report.write_regions(results, out_dir / report.REGIONS_DIR)
     if args.markdown is not None:
         assets = args.assets if args.assets is not None else args.markdown.parent / "benchmarks"
-        meta["wall_seconds"] = time.perf_counter() - t_start
+        meta["wall_seconds"], meta["cpu_seconds"] = time.perf_counter() - t_start, _cpu_seconds()
         report.write_markdown(doc, results, names, args.markdown, assets, DOC_STRIP_ITEMS, "scripts/make_benchmarks.sh")
     for protocol, s in doc["summary"].items():
         header, rows = report.table_rows(protocol, s["methods"], names)
@@ -232,3 +233,12 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished children, seconds: unlike the wall
+    time it does not grow when other jobs share the machine."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
