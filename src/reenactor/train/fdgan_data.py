@@ -237,7 +237,7 @@ class PairSampler:
         from reenactor.config import RenderConfig
         from reenactor.render.mouth import opening_blend, paint_amount
 
-        cfg = RenderConfig()
+        cfg = self._render_cfg = getattr(self, "_render_cfg", None) or RenderConfig()
         op = self.data["opening"]
         return opening_blend(pj, (size, size), cfg.mouth_feather), np.float32(paint_amount(float(op[j]), float(op[i]), cfg))
 
@@ -270,16 +270,17 @@ class PairSampler:
         return stack([self.pair(self.source_for(int(j), rng), int(j)) for j in picks])
 
 
-def portrait_pairs(sampler: PairSampler, per_clip: int, seed: int, skip_videos: set[str] = frozenset()) -> dict:
+def portrait_pairs(sampler: PairSampler, per_clip: int, seed: int, skip_videos: set[str] = frozenset()) -> tuple[dict, list[str]]:
     """Pairs as the self protocol runs them: each clip's first cached frame is the portrait (the source)
     and up to ``per_clip`` of its other frames with an open mouth are the targets; un-augmented.
-    Clips whose video is in ``skip_videos`` are left out.
+    Clips whose video is in ``skip_videos`` are left out. Returns (the stacked pairs, the names of
+    the clips they come from).
 
     Raises:
         InputError: no clip of the sampler has such a target.
     """
     rng = np.random.default_rng(seed)
-    items = []
+    items, used = [], []
     for clip, members in sampler.members.items():
         if sampler.data["clips"][clip]["video"] in skip_videos:
             continue
@@ -287,9 +288,11 @@ def portrait_pairs(sampler: PairSampler, per_clip: int, seed: int, skip_videos: 
         cand = rest[sampler.data["opening"][rest] > VAL_MIN_OPENING]
         for j in np.sort(rng.choice(cand, size=min(per_clip, len(cand)), replace=False)):
             items.append(sampler.pair(first, int(j)))
+        if len(cand):
+            used.append(sampler.data["clips"][clip]["name"])
     if not items:
         raise InputError("no open-mouth frames to choose the strength on")
-    return stack(items)
+    return stack(items), sorted(used)
 
 
 def stack(items: list[dict]) -> dict:

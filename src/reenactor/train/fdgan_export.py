@@ -121,8 +121,7 @@ def with_strength(args, cfg: dict, sp: dict, data: dict, gen, device, log):
 
         parse_strength(args.strength, cfg)
         judged = eval_videos()
-        clips = sorted(c["name"] for c in data["clips"] if c["identity"] in set(sp["val"]) and c["video"] not in judged)
-        pairs = FD.portrait_pairs(FD.PairSampler(data, sp["val"], cfg["region"], cfg["lm_ch"], cfg["cond"], args.seed + 3), 12, args.seed + 4, judged)
+        pairs, clips = FD.portrait_pairs(FD.PairSampler(data, sp["val"], cfg["region"], cfg["lm_ch"], cfg["cond"], args.seed + 3), 12, args.seed + 4, judged)
         value, rows = choose_strength(gen, pairs, device)
         log(f"strength as rendered, first frame as the portrait, {len(pairs['ids'])} pairs of {len(clips)} validation clips no evaluation set uses: "
             + ", ".join(f"{r['strength']:g}: SSIM {r['ssim']:.4f} L1 {r['l1']:.4f}" for r in rows) + f" -> {value:g}")
