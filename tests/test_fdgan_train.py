@@ -456,6 +456,53 @@ def test_composite_error_sees_only_what_the_renderer_paints():
     assert perfect.item() == pytest.approx(0.0, abs=1e-5)
 
 
+def test_composite_loss_shows_the_discriminator_mouths_as_rendered():
+    """With --loss composite and adversarial terms, the discriminator and the classifier see real and
+    generated crops blended over the same warp: outside the blend mask the two are identical, inside
+    they differ, and the generator's adversarial gradient reaches only what the renderer paints."""
+    torch = pytest.importorskip("torch")
+    from reenactor.train import fdgan
+
+    rng = np.random.default_rng(2)
+    n, s = 2, 24
+    img = lambda: torch.from_numpy(rng.uniform(-1, 1, (n, 3, s, s)).astype(np.float32))  # noqa: E731
+    blend = np.zeros((n, s, s), np.float32)
+    blend[:, 8:16, 6:18] = 1.0
+    b = {"src_img": img(), "tgt_img": img(), "warp": img(), "src_lm": torch.zeros(n, 1, s, s), "tgt_lm": torch.zeros(n, 1, s, s),
+         "ids": torch.zeros(n, dtype=torch.int64), "blend": torch.from_numpy(blend), "mask": torch.from_numpy(blend)}
+    out = torch.zeros(n, 3, s, s, requires_grad=True)
+    seen = []
+
+    class Gen(torch.nn.Module):
+        cond_ch = 0
+
+        def forward(self, *args):
+            return out * 1.0
+
+    class Judge(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, x, lm=None):
+            seen.append(x.detach().clone())
+            m = (x * self.w).mean(1, keepdim=True)
+            return torch.cat([m, -m], 1)  # (B, 2, H, W) patch logits
+
+    nets = (Gen(), Judge(), Judge())
+    opts = tuple(torch.optim.SGD(m.parameters(), lr=0.0) if list(m.parameters()) else None for m in nets)
+    grads = []
+    out.register_hook(lambda g: grads.append(g.abs().sum(1).numpy()))
+    fdgan.train_step(nets, (torch.optim.SGD([out], lr=0.0), *opts[1:]), b, adv=1.0, composite=1.0)
+    # generator step: disc(fake), cls(fake); discriminator step: disc(real), disc(fake), cls(real), cls(fake)
+    assert len(seen) == 6
+    real, fake = seen[2], seen[3]
+    outside = torch.from_numpy(blend == 0)[:, None].expand(n, 3, s, s)
+    assert torch.equal(real[outside], fake[outside]) and torch.equal(real[outside], b["warp"][outside])
+    assert (real[~outside] - fake[~outside]).abs().min() > 0
+    assert (grads[0][blend == 0] == 0).all() and (grads[0][blend == 1] > 0).all()
+
+
 def test_composite_loss_trains_and_validates_as_rendered(tmp_path):
     """--loss composite trains (the config records it), the validation also scores the output blended
     as the renderer blends it, and a run without a condition is refused."""

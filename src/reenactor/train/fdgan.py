@@ -69,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=4, help="batch size (paper: 4)")
     p.add_argument("--lr", type=float, default=None, help=f"learning rate of every network (default {DEFAULT_LR:g}, the paper's; with --resume: the checkpoint's unless given)")
     p.add_argument("--adv-weight", type=float, default=1.0, help="multiplies the adversarial and identity-classifier terms of the generator's loss (lambda_D, lambda_C; default 1: the paper's; 0: reconstruction only, and the discriminators are not trained)")
-    p.add_argument("--loss", choices=("crop", "composite"), default="crop", help="reconstruction term: crop (the whole predicted crop, default) or composite (the inner mouth as the renderer blends it over the warp, L1 + --ssim-weight x (1 - SSIM) inside the target's inner lips; needs a condition)")
+    p.add_argument("--loss", choices=("crop", "composite"), default="crop", help="reconstruction term: crop (the whole predicted crop, default) or composite (the inner mouth as the renderer blends it over the warp, L1 + --ssim-weight x (1 - SSIM) inside the target's inner lips; needs a condition; with --adv-weight above 0 the discriminator and classifier also see real and generated mouths blended over the same warp)")
     p.add_argument("--ssim-weight", type=float, default=1.0, help="--loss composite: weight of 1 - SSIM against the L1 (0..1 scale) (default 1)")
     p.add_argument("--ema", type=float, default=None, help="keep an exponential moving average of the generator's weights with this decay per step (e.g. 0.999), validated and exported in its place (default: off; a resumed run keeps its checkpoint's average unless given 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the sampling and the initialisation")
@@ -124,25 +124,31 @@ def train_step(nets, opts, b: dict, inner_weight: float = 0.0, rec: str = "mse",
     ``"mse"`` (the paper's) or ``"l1"``; ``adv`` multiplies lambda_D and lambda_C
     (at 0 the discriminator step is skipped and its losses logged as NaN);
     ``composite`` (the SSIM weight) replaces the reconstruction term by
-    :func:`reenactor.train.fdgan_loss.composite_error`.
+    :func:`reenactor.train.fdgan_loss.composite_error`, and the discriminator
+    and classifier then judge real and generated mouths as rendered
+    (:func:`~reenactor.train.fdgan_loss.as_rendered`, both over the same warp),
+    so only the inner mouth tells them apart.
     """
-    from reenactor.train.fdgan_loss import composite_error
+    from reenactor.train.fdgan_loss import as_rendered, composite_error
     from reenactor.train.fdgan_net import discriminator_losses, generator_losses
 
     gen, disc, cls = nets
     opt_g, opt_d, opt_c = opts
     weight = 1.0 + inner_weight * b["mask"].unsqueeze(1) if inner_weight > 0 else None
-    rec_fn = None if composite is None else (lambda fake: composite_error(fake, b, composite))
+    rec_fn = view = None
+    if composite is not None:
+        rec_fn, view = (lambda fake: composite_error(fake, b, composite)), (lambda img: as_rendered(img, b))
     total, parts, fake = generator_losses(gen, disc, cls, b["src_img"], b["src_lm"], b["tgt_img"], b["tgt_lm"], b["ids"],
                                           cond=b.get("cond") if gen.cond_ch else None, lam_rec=LAMBDAS["rec"],
-                                          lam_d=adv * LAMBDAS["d"], lam_c=adv * LAMBDAS["c"], rec_weight=weight, rec=rec, rec_fn=rec_fn)
+                                          lam_d=adv * LAMBDAS["d"], lam_c=adv * LAMBDAS["c"], rec_weight=weight, rec=rec, rec_fn=rec_fn, view=view)
     opt_g.zero_grad(set_to_none=True)
     total.backward()
     opt_g.step()
     if adv == 0:
         nan = float("nan")
         return {f"g_{k}": v for k, v in parts.items()} | {f"dc_{k}": nan for k in ("d", "d_real", "d_fake", "c", "c_real", "c_fake", "total")}
-    d_total, d_parts = discriminator_losses(disc, cls, b["tgt_img"], b["tgt_lm"], fake, b["ids"])
+    real = b["tgt_img"] if view is None else view(b["tgt_img"])
+    d_total, d_parts = discriminator_losses(disc, cls, real, b["tgt_lm"], fake if view is None else view(fake), b["ids"])
     opt_d.zero_grad(set_to_none=True)
     opt_c.zero_grad(set_to_none=True)
     d_total.backward()

@@ -54,6 +54,13 @@ def masked_ssim(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, win: int =
     return (smap.mean(1) * mask).sum() / mask.sum().clamp_min(1.0)
 
 
+def as_rendered(img: torch.Tensor, b: dict) -> torch.Tensor:
+    """``img`` (B,3,H,W) in [-1,1] blended over the warped source (``b["warp"]``) by the renderer's
+    opening mask at full amount (``b["blend"]`` (B,H,W), 0..1): the inner mouth as the renderer shows it."""
+    a = b["blend"].unsqueeze(1)
+    return b["warp"] * (1.0 - a) + img * a
+
+
 def composite_error(fake: torch.Tensor, b: dict, ssim_weight: float = 1.0) -> torch.Tensor:
     """The reconstruction error of the inner mouth as the renderer shows it (``--loss composite``).
 
@@ -63,8 +70,7 @@ def composite_error(fake: torch.Tensor, b: dict, ssim_weight: float = 1.0) -> to
     (``b["mask"]`` (B,H,W)), the region the self protocol scores: mean L1
     (0..1 scale) plus ``ssim_weight`` * (1 - SSIM).
     """
-    a = b["blend"].unsqueeze(1)
-    comp = b["warp"] * (1.0 - a) + fake * a
+    comp = as_rendered(fake, b)
     m = b["mask"]
     l1 = ((comp - b["tgt_img"]).abs().mean(1) * m).sum() / m.sum().clamp_min(1.0) / 2.0
     return l1 + ssim_weight * (1.0 - masked_ssim(comp, b["tgt_img"], m))
@@ -72,7 +78,7 @@ def composite_error(fake: torch.Tensor, b: dict, ssim_weight: float = 1.0) -> to
 
 def generator_losses(gen, disc, cls, src_img, src_lm, tgt_img, tgt_lm, ids, cond=None,
                      lam_rec: float = 50.0, lam_d: float = 1.0, lam_c: float = 1.0, rec_weight=None, rec: str = "mse",
-                     rec_fn=None):
+                     rec_fn=None, view=None):
     """Eq. 12 for the extractor-translator.
 
     src_img / tgt_img: frames i and j of one clip, (B,3,H,W) in [-1,1];
@@ -84,7 +90,9 @@ def generator_losses(gen, disc, cls, src_img, src_lm, tgt_img, tgt_lm, ids, cond
     normalised by their mean (weights of 1 give the paper's term).
     ``rec="l1"`` uses the absolute error instead of the squared one.
     ``rec_fn``, optional: a function of ``fake`` giving the reconstruction
-    term instead (e.g. :func:`composite_error`). With ``lam_d`` and ``lam_c``
+    term instead (e.g. :func:`composite_error`). ``view``, optional: what the
+    discriminator and classifier are shown instead of ``fake`` (e.g.
+    :func:`as_rendered`). With ``lam_d`` and ``lam_c``
     both 0 the adversarial terms are not computed (logged as 0).
 
     Returns (total, {"rec", "adv_d", "adv_c", "total"} as floats, fake) where
@@ -99,8 +107,9 @@ def generator_losses(gen, disc, cls, src_img, src_lm, tgt_img, tgt_lm, ids, cond
     if lam_d == 0 and lam_c == 0:
         adv_d = adv_c = torch.zeros((), device=fake.device)
     else:
-        adv_d = disc(fake, tgt_lm).pow(2).mean()  # least squares towards 0, Eq. 12
-        adv_c = identity_nll(cls(fake), ids)
+        seen = fake if view is None else view(fake)
+        adv_d = disc(seen, tgt_lm).pow(2).mean()  # least squares towards 0, Eq. 12
+        adv_c = identity_nll(cls(seen), ids)
     total = lam_rec * rec + lam_d * adv_d + lam_c * adv_c
     parts = {"rec": rec.item(), "adv_d": adv_d.item(), "adv_c": adv_c.item(), "total": total.item()}
     return total, parts, fake
