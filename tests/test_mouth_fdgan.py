@@ -47,6 +47,24 @@ def test_inner_mouth_scores_identical_shifted_and_closed():
     # outside changes reach the score only through the crop's resampling at the contour
     assert inner_mouth_scores(outside_only, gt, lm)["mouth_l1"] < 0.2 * worse["mouth_l1"]
     assert inner_mouth_scores(gt, gt, _dlib_like_mouth(2.0)) is None  # closed mouth: not scored
+    assert same["mouth_contrast"] == pytest.approx(1.0)
+    assert worse["mouth_contrast"] < 0.2  # a flat fill: only the resampled contour keeps some spread
+
+
+def test_inner_mouth_contrast_is_the_ratio_of_grey_spreads():
+    """mouth_contrast: the output's grey-level spread inside the true inner lips over the truth's;
+    undefined (NaN) when the truth is flat."""
+    from reenactor.eval.mouth_region import inner_mouth_scores
+
+    rng = np.random.default_rng(3)
+    lm = _dlib_like_mouth(30.0)
+    gt = np.full((400, 400, 3), 90, np.uint8)
+    gt[::2] = 150  # stripes: teeth against a cavity
+    gt = np.clip(gt + rng.integers(-3, 4, gt.shape), 0, 255).astype(np.uint8)
+    half = ((gt.astype(np.float32) - 120.0) * 0.5 + 120.0).astype(np.uint8)
+    r = inner_mouth_scores(half, gt, lm)["mouth_contrast"]
+    assert r == pytest.approx(0.5, abs=0.03)
+    assert np.isnan(inner_mouth_scores(gt, np.full_like(gt, 100), lm)["mouth_contrast"])
 
 
 # --------------------------------------------------------------- the network

@@ -13,7 +13,13 @@ Both frames are cut to the same square around the true inner lips (side
 polygon is filled in that crop, and
 
 * ``mouth_l1``: mean absolute RGB difference inside it, 0..1;
-* ``mouth_ssim``: the mean of skimage's SSIM map (7x7 window, RGB) inside it.
+* ``mouth_ssim``: the mean of skimage's SSIM map (7x7 window, RGB) inside it;
+* ``mouth_contrast``: the standard deviation of the grey level (BT.601 luma)
+  inside it, the output's over the truth's (NaN where the truth's is below
+  :data:`MIN_SPREAD` grey levels). 1 is the truth's contrast: teeth against
+  a dark cavity. L1 and SSIM favour a painter that hedges between teeth and
+  no teeth with a flat, lip-coloured fill (below 1); this ratio shows it.
+  It is not a quality score alone: noise raises it too.
 
 Images are ``HxWx3`` uint8 RGB of the same size; landmarks ``(68, 2)`` pixel xy.
 """
@@ -33,10 +39,13 @@ BOX_SCALE = 1.5
 #: Crop side in pixels.
 SIZE = 128
 INNER_LIPS = tuple(range(60, 68))
+#: Truths whose inner-mouth grey spread is below this (grey levels) get no contrast ratio.
+MIN_SPREAD = 4.0
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def inner_mouth_scores(out: np.ndarray, gt: np.ndarray, gt_lm: np.ndarray) -> dict[str, float] | None:
-    """``{"mouth_l1", "mouth_ssim"}`` of ``out`` against ``gt``, or None when the true mouth is closed.
+    """``{"mouth_l1", "mouth_ssim", "mouth_contrast"}`` of ``out`` against ``gt``, or None when the true mouth is closed.
 
     Args:
         out, gt: ``HxWx3`` uint8 RGB, same size.
@@ -60,4 +69,6 @@ def inner_mouth_scores(out: np.ndarray, gt: np.ndarray, gt_lm: np.ndarray) -> di
         return None
     _, smap = structural_similarity(o, g, channel_axis=2, data_range=255, win_size=7, full=True)
     diff = np.abs(o.astype(np.float32) - g.astype(np.float32)) / 255.0
-    return {"mouth_l1": float(diff[sel].mean()), "mouth_ssim": float(smap[sel].mean())}
+    spread_gt = float((g[sel].astype(np.float32) @ _LUMA).std())
+    contrast = float((o[sel].astype(np.float32) @ _LUMA).std()) / spread_gt if spread_gt >= MIN_SPREAD else float("nan")
+    return {"mouth_l1": float(diff[sel].mean()), "mouth_ssim": float(smap[sel].mean()), "mouth_contrast": contrast}

@@ -64,7 +64,7 @@ class SelfAccumulator:
         h, w = gt_frames[0].shape[:2]
         self.size = (w, h)
         self._gt_crops: dict[int, np.ndarray] = {}
-        self.rows: dict[str, list[float]] = {k: [] for k in ("psnr", "ssim", "l1", "akd", "id_dist", "mouth_l1", "mouth_ssim")}
+        self.rows: dict[str, list[float]] = {k: [] for k in ("psnr", "ssim", "l1", "akd", "id_dist", "mouth_l1", "mouth_ssim", "mouth_contrast")}
         self.found: list[bool] = []
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
@@ -96,7 +96,7 @@ class SelfAccumulator:
 
     def result(self) -> dict[str, float]:
         """Means over frames 1..N-1: psnr (dB), ssim, l1 (0..1), akd (px at 256x256), id_dist, face_found (0..1);
-        mouth_l1, mouth_ssim over the frames with an open true mouth (:mod:`reenactor.eval.mouth_region`)."""
+        mouth_l1, mouth_ssim, mouth_contrast over the frames with an open true mouth (:mod:`reenactor.eval.mouth_region`)."""
         out = {k: M.nanmean(v) for k, v in self.rows.items()}
         out["face_found"] = float(np.mean(self.found)) if self.found else NAN
         return out

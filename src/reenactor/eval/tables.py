@@ -23,7 +23,7 @@ from reenactor.eval.setrule import SETS_NOTE  # noqa: F401 (re-exported for the 
 from reenactor.eval.sets import HALVES
 from reenactor.eval.winrate import WINRATE_NOTE
 
-#: (key, header, format, direction) per protocol; direction "+" higher is better, "-" lower.
+#: (key, header, format, direction) per protocol; direction "+" higher is better, "-" lower, "1" closer to 1.
 SELF_COLUMNS = (
     ("psnr", "PSNR dB", "{:.2f}", "+"),
     ("ssim", "SSIM", "{:.3f}", "+"),
@@ -36,6 +36,7 @@ SELF_COLUMNS = (
     ("face_found", "face found", "{:.3f}", "+"),
     ("mouth_ssim", "inner-mouth SSIM", "{:.3f}", "+"),
     ("mouth_l1", "inner-mouth L1", "{:.4f}", "-"),
+    ("mouth_contrast", "inner-mouth contrast", "{:.2f}", "1"),
 )
 CROSS_COLUMNS = (
     ("id_verify", "ID verify", "{:.3f}", "+"),
@@ -78,7 +79,8 @@ METRIC_NOTES = {
         "expression features' change; jitter = mean landmark second difference (% of inter-ocular distance); "
         "inner-mouth SSIM / L1 = inside the ground truth's dlib inner-lip contour, on frames where it is open "
         "by at least 0.1 IOD (reenactor.eval.mouth_region; compare inner-mouth modes without the driver's own mouth, "
-        "which in this protocol is the answer)."
+        "which in this protocol is the answer); inner-mouth contrast = the output's grey-level spread there over "
+        "the truth's (1 = the truth's; a flat fill reads near 0, noise raises it)."
     ),
     "cross": (
         "Cross-reenactment: a portrait of one person, a clip of another. ID verify = share of sampled output "
@@ -157,6 +159,9 @@ def _best(values: dict, direction: str, exclude: tuple[str, ...]) -> set[str]:
     cand = {m: v for m, v in values.items() if m not in exclude and v is not None and math.isfinite(v)}
     if not cand:
         return set()
+    if direction == "1":
+        cand = {m: abs(math.log(v)) if v > 0 else math.inf for m, v in cand.items()}
+        direction = "-"
     target = max(cand.values()) if direction == "+" else min(cand.values())
     return {m for m, v in cand.items() if v == target}
 
