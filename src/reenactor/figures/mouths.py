@@ -21,6 +21,13 @@ protocol's 60), and shows the 3 widest openings: the truth (the clip's own
 mouth), then ``--mouth learned`` and ``fdgan``. Its cases are the two
 evaluation clips where the shipped FD-GAN gains most on the inner-mouth
 score and the one where it loses most (docs/fdgan.md, session 17).
+
+The dlib figure (:func:`fdgan_dlib_mouth`) shows why the painted mouths lose
+the cross protocol's mouth-open correlation: for dev-half cross pairs, at the
+driver's widest opening (by dlib, first 60 frames, rendered as the
+evaluation renders), the driver's mouth and the portrait's with ``--mouth``
+driver, learned and fdgan, each with dlib's inner-lip points and its
+reading (inner-lip gap over the inter-ocular distance).
 """
 
 from __future__ import annotations
@@ -90,3 +97,58 @@ def fdgan_self_mouth(data: Path) -> np.ndarray:
         block = np.vstack(rows)
         blocks.append(np.vstack([heading(caption, block.shape[1], scale=0.42), block]))
     return stack_rows(blocks, gap=6)
+
+
+#: Dev-half cross pairs of the dlib figure (reenactor.eval sets.tsv names).
+DLIB_ITEMS = ("hathaway__hdtf_markey", "df_img57__eamm_happy", "mona_lisa__lp_d0", "df_img59__styleheat_video")
+DLIB_MODES = ("driver", "learned", "fdgan")
+DLIB_TILE = (200, 140)
+
+
+def _dlib_mouth_tile(image: np.ndarray, face, text: str) -> np.ndarray:
+    """A ``DLIB_TILE`` crop of ``image`` (HxWx3 uint8 RGB) around dlib's mouth (2.2 mouth widths wide),
+    dlib's inner-lip points (60-67) drawn in green, labelled ``text`` and dlib's mouth-open reading."""
+    import cv2
+
+    from reenactor.eval.metrics import expression_features
+
+    w, h = DLIB_TILE
+    meas = face.measure(image, descriptor=False)
+    if not meas.found:
+        return label(np.full((h, w, 3), 255, np.uint8), f"{text}: no face", (4, 14), 0.42)
+    lm = meas.landmarks
+    centre = lm[48:68].mean(0)
+    s = w / (2.2 * max(float(np.linalg.norm(lm[54] - lm[48])), 1.0))
+    m = np.array([[s, 0.0, w / 2 - s * centre[0]], [0.0, s, h / 2 - s * centre[1]]])
+    tile = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    for x, y in lm[60:68] @ m[:, :2].T + m[:, 2]:
+        cv2.circle(tile, (int(round(x)), int(round(y))), 2, (0, 230, 0), -1, cv2.LINE_AA)
+    return label(tile, f"{text}: {expression_features(lm)['mouth_open']:.2f}", (4, 14), 0.42)
+
+
+def fdgan_dlib_mouth(data: Path) -> np.ndarray:
+    """See the module docstring. Needs dlib (the eval extra)."""
+    from reenactor.api import Reenactor
+    from reenactor.eval.dlibface import DlibFace
+    from reenactor.eval.media import read_image, read_video
+    from reenactor.eval.metrics import expression_features
+    from reenactor.eval.sets import load_sets
+
+    face = DlibFace()
+    engines = {m: Reenactor(config_with(render={"mouth": m})) for m in DLIB_MODES}
+    items = {i.name: i for i in load_sets()}
+    rows = []
+    for name in DLIB_ITEMS:
+        item = items[name]
+        clip = read_video(data / item.driver, 60)
+        opening = [expression_features(ms.landmarks)["mouth_open"] if ms.found else -1.0
+                   for ms in (face.measure(f, descriptor=False) for f in clip.frames)]
+        t = int(np.argmax(opening))
+        portrait = read_image(data / item.portrait)
+        tiles = [_dlib_mouth_tile(clip.frames[t], face, f"driver t={t}")]
+        for mode, engine in engines.items():
+            out = engine.animate_frames(portrait, clip.frames[: t + 1], fps=clip.fps, reference_frame=None, motion="relative", crop=False)
+            tiles.append(_dlib_mouth_tile(out[t], face, mode))
+        row = np.hstack(tiles)
+        rows.append(np.vstack([heading(f"{name} (dev)", row.shape[1], scale=0.42), row]))
+    return stack_rows(rows, gap=6)
