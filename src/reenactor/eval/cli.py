@@ -220,6 +220,15 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished children, seconds: unlike the wall
+    time it does not grow when other jobs share the machine."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry point (``python -m reenactor.eval``)."""
     parser = configure_parser(argparse.ArgumentParser(prog="python -m reenactor.eval", description=__doc__.splitlines()[0]))
@@ -234,11 +243,3 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-
-def _cpu_seconds() -> float:
-    """CPU time (user + system) of this process and its finished children, seconds: unlike the wall
-    time it does not grow when other jobs share the machine."""
-    import resource
-
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime

@@ -24,8 +24,8 @@ score and the one where it loses most (docs/fdgan.md, session 17).
 
 The dlib figure (:func:`fdgan_dlib_mouth`) shows why the painted mouths lose
 the cross protocol's mouth-open correlation: for dev-half cross pairs, at the
-driver's widest opening (by dlib, first 60 frames, rendered as the
-evaluation renders), the driver's mouth and the portrait's with ``--mouth``
+driver's widest opening (by dlib, first 60 frames, all of them rendered as
+the evaluation renders them), the driver's mouth and the portrait's with ``--mouth``
 driver, learned and fdgan, each with dlib's inner-lip points and its
 reading (inner-lip gap over the inter-ocular distance).
 """
@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from reenactor.figures.features import _outer_mouth
-from reenactor.figures.tiles import config_with, heading, label, read_clip, read_portrait, render_row, spaced_peaks, stack_rows
+from reenactor.figures.tiles import (config_with, heading, label, mouth_tile_affine, read_clip, read_portrait, render_row,
+                                    spaced_peaks, stack_rows)
 
 #: (portrait, driver, caption) of the strip.
 CASES = (
@@ -112,15 +113,12 @@ def _dlib_mouth_tile(image: np.ndarray, face, text: str) -> np.ndarray:
 
     from reenactor.eval.metrics import expression_features
 
-    w, h = DLIB_TILE
     meas = face.measure(image, descriptor=False)
     if not meas.found:
-        return label(np.full((h, w, 3), 255, np.uint8), f"{text}: no face", (4, 14), 0.42)
+        return label(np.full((DLIB_TILE[1], DLIB_TILE[0], 3), 255, np.uint8), f"{text}: no face", (4, 14), 0.42)
     lm = meas.landmarks
-    centre = lm[48:68].mean(0)
-    s = w / (2.2 * max(float(np.linalg.norm(lm[54] - lm[48])), 1.0))
-    m = np.array([[s, 0.0, w / 2 - s * centre[0]], [0.0, s, h / 2 - s * centre[1]]])
-    tile = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    m = mouth_tile_affine(lm, DLIB_TILE, range(48, 68), (48, 54))
+    tile = cv2.warpAffine(image, m, DLIB_TILE, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     for x, y in lm[60:68] @ m[:, :2].T + m[:, 2]:
         cv2.circle(tile, (int(round(x)), int(round(y))), 2, (0, 230, 0), -1, cv2.LINE_AA)
     return label(tile, f"{text}: {expression_features(lm)['mouth_open']:.2f}", (4, 14), 0.42)
@@ -147,7 +145,9 @@ def fdgan_dlib_mouth(data: Path) -> np.ndarray:
         portrait = read_image(data / item.portrait)
         tiles = [_dlib_mouth_tile(clip.frames[t], face, f"driver t={t}")]
         for mode, engine in engines.items():
-            out = engine.animate_frames(portrait, clip.frames[: t + 1], fps=clip.fps, reference_frame=None, motion="relative", crop=False)
+            # the whole 60 frames, as the evaluation renders them: the automatic reference and the
+            # two-pass smoothing both depend on every frame of the clip
+            out = engine.animate_frames(portrait, clip.frames, fps=clip.fps, reference_frame=None, motion="relative", crop=False)
             tiles.append(_dlib_mouth_tile(out[t], face, mode))
         row = np.hstack(tiles)
         rows.append(np.vstack([heading(f"{name} (dev)", row.shape[1], scale=0.42), row]))

@@ -94,13 +94,20 @@ def mouth_crop(
     """
     from reenactor.face import topology as T
 
+    m = mouth_tile_affine(landmarks, size, centre_loop, T.MOUTH_CORNERS)
+    return cv2.warpAffine(image, m, size, flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+def mouth_tile_affine(landmarks: np.ndarray, size: tuple[int, int], centre_loop: Sequence[int], corners: tuple[int, int]) -> np.ndarray:
+    """The (2, 3) image -> tile transform of :func:`mouth_crop`: the mean of ``centre_loop`` at the
+    centre of a ``size`` = (width, height) tile that is 2.2 mouth widths (``corners``, two landmark
+    indices) wide. ``landmarks``: (N, 2+) points in image pixels, of any topology."""
     lm = landmarks[:, :2].astype(np.float64)
     width, height = size
     centre = lm[list(centre_loop)].mean(0)
-    mouth_w = np.linalg.norm(lm[T.MOUTH_CORNERS[1]] - lm[T.MOUTH_CORNERS[0]])
+    mouth_w = np.linalg.norm(lm[corners[1]] - lm[corners[0]])
     s = width / (2.2 * max(mouth_w, 1.0))
-    m = np.array([[s, 0.0, width / 2 - s * centre[0]], [0.0, s, height / 2 - s * centre[1]]])
-    return cv2.warpAffine(image, m, (width, height), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+    return np.array([[s, 0.0, width / 2 - s * centre[0]], [0.0, s, height / 2 - s * centre[1]]])
 
 
 def spaced_peaks(score: np.ndarray, count: int, min_gap: int = 5, skip: int | None = None) -> list[int]:

@@ -170,9 +170,11 @@ class PairSampler:
 
     def __init__(self, data: dict, identities: list[str], region: str, lm_ch: int, cond: str | bool | None, seed: int,
                  closed_sources: bool = False) -> None:
+        from reenactor.config import RenderConfig
         from reenactor.train.mouth import OPEN_SATURATE
 
         self.data, self.region, self.lm_ch, self.cond = data, region, lm_ch, cond
+        self.render_cfg = RenderConfig()  # the renderer's defaults: blend mask and paint amount
         self.label = {name: i for i, name in enumerate(identities)}
         clip_label = np.array([self.label.get(c["identity"], -1) for c in data["clips"]])
         self.rows = np.flatnonzero(clip_label[data["clip"]] >= 0)
@@ -234,10 +236,9 @@ class PairSampler:
         """The renderer's blend of the inner mouth for target points ``pj`` (crop px): the
         (S, S) float32 mask (:func:`reenactor.render.mouth.opening_blend`) and the paint
         amount (:func:`reenactor.render.mouth.paint_amount`, source ``i`` as the portrait)."""
-        from reenactor.config import RenderConfig
         from reenactor.render.mouth import opening_blend, paint_amount
 
-        cfg = self._render_cfg = getattr(self, "_render_cfg", None) or RenderConfig()
+        cfg = self.render_cfg
         op = self.data["opening"]
         return opening_blend(pj, (size, size), cfg.mouth_feather), np.float32(paint_amount(float(op[j]), float(op[i]), cfg))
 
