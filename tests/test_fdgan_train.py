@@ -596,3 +596,48 @@ def test_strength_scales_the_exported_change_and_auto_chooses_it(tmp_path):
     assert not (tmp_path / "b" / "ckpt.pt").exists()  # refused before training, not after
     with pytest.raises(InputError, match="residual"):
         fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--export", "--strength", "0.5", "--out", str(tmp_path / "c")))
+
+
+def test_hint_condition_adds_the_driver_layout_and_starts_from_a_learned_run(tmp_path):
+    """--cond hint: the learned condition plus the two hint channels (the target's own layout, jittered,
+    in some batch pairs; none in fixed pairs); --init from a --cond learned run widens the translator's
+    first convolution with zero weights, so the hint starts out ignored; the export says cond=hint."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from reenactor.train import fdgan
+    from reenactor.train import fdgan_data as FD
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    data = FD.build_crops(tmp_path / "no_data", lm_dir, cache, "mouth", SIZE, 160, lambda *_: None)
+    ids = sorted({c["identity"] for c in data["clips"]})
+    hinted, learned = (FD.PairSampler(data, ids, "mouth", 1, c, 0) for c in ("hint", "learned"))
+    j = int(hinted.rows[np.argmax(data["opening"][hinted.rows])])
+    i = int(hinted.source_for(j, np.random.default_rng(0)))
+    bare = hinted.pair(i, j)
+    assert bare["cond"].shape == (6, SIZE, SIZE) and not bare["cond"][4:].any()
+    np.testing.assert_array_equal(bare["cond"][:4], learned.pair(i, j)["cond"])
+    drawn = [hinted.pair(i, j, hint_rng=np.random.default_rng(s))["cond"] for s in range(8)]
+    given = [c for c in drawn if c[5].any()]
+    assert 0 < len(given) < 8
+    assert all(c[4][c[5] > 0].mean() < 0 for c in given)  # the synthetic mouths are dark inside
+    assert hinted.batch(6)["cond"].shape == (6, 6, SIZE, SIZE)
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--cond", "learned", "--residual", "--out", str(first))) == 0
+    args = _args(tmp_path, lm_dir, cache, "--steps", "0", "--cond", "hint", "--residual", "--init", str(first / "ckpt.pt"),
+                 "--out", str(second))
+    assert fdgan.run(args) == 0
+    a, b = (torch.load(d / "ckpt.pt", weights_only=False) for d in (first, second))
+    key = "tr_down.levels.0.0.weight"
+    assert a["gen"][key].shape[1] == 5 and b["gen"][key].shape[1] == 7
+    assert torch.equal(b["gen"][key][:, :5], a["gen"][key]) and not b["gen"][key][:, 5:].any()
+    assert all(torch.equal(v, b["gen"][k]) for k, v in a["gen"].items() if k != key)
+    args = _args(tmp_path, lm_dir, cache, "--steps", "1", "--cond", "hint", "--residual", "--resume", "--out", str(second), "--export")
+    assert fdgan.run(args) == 0
+    sess = ort.InferenceSession(str(second / "fdgan_mouth_translator.onnx"), providers=["CPUExecutionProvider"])
+    assert sess.get_inputs()[-1].name == "cond" and sess.get_inputs()[-1].shape[1] == 6
+    assert sess.get_modelmeta().custom_metadata_map["cond"] == "hint"
+    with pytest.raises(Exception, match="architecture"):
+        fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "0", "--cond", "hole", "--residual", "--init", str(first / "ckpt.pt"),
+                        "--out", str(tmp_path / "third")))

@@ -292,6 +292,8 @@ class RenderConfig:
     #: :mod:`reenactor.weights` (``<prefix>_extractor``, ``<prefix>_translator``)
     #: or a folder holding ``extractor.onnx`` and ``translator.onnx``.
     fdgan_model: str = "fdgan_lips"
+    #: Let an FD-GAN mouth trained with the driver's mouth layout (``--cond hint``) see it.
+    mouth_hint: bool = True
     #: Inner-mouth blending starts when the target opening exceeds the
     #: portrait's by this fraction of the mouth width, and is complete
     #: ``mouth_open_ramp`` mouth widths further.
@@ -347,7 +349,7 @@ class RenderConfig:
             "work_size": Range(128, 2048, integer=True), "crop_scale": Range(1.0, open_lo=True), "crop_shift": Range(-1.0, 1.0),
             "hair_radius": _POS, "field_size": Range(8, integer=True), "lid_stretch_start": _POS, "lid_stretch_full": _POS,
             "mouth": MOUTH_MODES, "mouth_open_ramp": _POS, "background": BACKGROUNDS,
-            "layer_model": (0, 1), "layer_fill_side": Range(32, integer=True),
+            "layer_model": (0, 1), "layer_fill_side": Range(32, integer=True), "mouth_hint": (False, True), "eyes": (False, True),
         })
         _validate(self, rules, ordered=(("lid_stretch_start", "lid_stretch_full"), ("lash_line_start", "lash_line_full")))
         if self.seam_gap_full and self.seam_gap_start > self.seam_gap_full:  # seam_gap_full 0 disables the seam layer

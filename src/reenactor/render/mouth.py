@@ -14,7 +14,9 @@ filled with
   :mod:`reenactor.render.mouth_learned`), or
 * ``fdgan``: the FD-GAN translator, its feature dictionaries written from the
   portrait's own lips, conditioned on the target landmarks and the portrait
-  warped onto them (:mod:`reenactor.render.mouth_fdgan`),
+  warped onto them (:mod:`reenactor.render.mouth_fdgan`); a model trained
+  with ``--cond hint`` also reads the driver's mouth layout (bright teeth,
+  dark cavity; :mod:`reenactor.render.mouth_hint`) unless ``mouth_hint`` is off,
 
 blended with a feathered mask. All images are HxWx3 uint8 RGB; landmark arrays
 are (478, 2+) pixels in the image being drawn on.
@@ -154,7 +156,9 @@ class MouthRenderer:
         Args:
             out: HxWx3 uint8 RGB frame being rendered.
             target: (478, 2+) target landmarks in ``out`` pixels.
-            patch: the driver's mouth for this frame, or None (synthetic).
+            patch: the driver's mouth for this frame, or None (synthetic);
+                ``driver`` pastes it, ``fdgan`` with a hint model reads its layout
+                (unless ``cfg.mouth_hint`` is off).
         """
         if self.cfg.mouth == "off":
             return
@@ -174,7 +178,7 @@ class MouthRenderer:
         poly = inner - np.array([x0, y0])
         mask = _opening_mask(poly, roi.shape[:2], soft) * amount
         if self.painter is not None:
-            fill = self._learned(out, target, (x0, y0), roi.shape[:2])
+            fill = self._learned(out, target, (x0, y0), roi.shape[:2], patch if self.cfg.mouth_hint else None)
         elif self.cfg.mouth == "driver" and patch is not None:
             fill = self._from_driver(patch, poly, roi.shape[:2])
         else:
@@ -182,8 +186,10 @@ class MouthRenderer:
         a = mask[..., None]
         roi[:] = np.clip(a * fill + (1 - a) * roi.astype(np.float32), 0, 255).astype(np.uint8)
 
-    def _learned(self, out: np.ndarray, target: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
-        painted, m = self.painter.paint(out, target)
+    def _learned(self, out: np.ndarray, target: np.ndarray, origin: tuple[int, int], shape: tuple[int, int],
+                 patch: MouthPatch | None) -> np.ndarray:
+        hinted = self.cfg.mouth == "fdgan" and patch is not None
+        painted, m = self.painter.paint(out, target, patch) if hinted else self.painter.paint(out, target)
         inv = cv2.invertAffineTransform(m)
         inv[:, 2] -= origin
         return cv2.warpAffine(painted, inv, (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

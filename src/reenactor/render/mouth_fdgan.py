@@ -20,7 +20,10 @@ ONNX graphs under one registry prefix (:data:`MODEL_NAME`):
     mouth with the appearance of the whole portrait (in training painted on
     the warped crop, :func:`reenactor.render.mouth_learned.painted_in_place`;
     at run time on the rendered frame), to which the translator adds a
-    change -> ``img`` (1, 3, S, S) in [-1, 1], the target lips
+    change; for ``cond="hint"`` (1, 6, S, S): the ``"learned"`` condition
+    plus the driver's mouth layout and its mask
+    (:mod:`reenactor.render.mouth_hint`; zeros when no driver mouth is given)
+    -> ``img`` (1, 3, S, S) in [-1, 1], the target lips
     crop. Run once per frame.
 
 S (the crop side) and C (landmark channels) are read from the graph's input
@@ -39,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from reenactor.render import landmark_image as L
+from reenactor.render.mouth import MouthPatch
 
 #: Registry prefix of the shipped model (``<prefix>_extractor``, ``<prefix>_translator``).
 MODEL_NAME = "fdgan_lips"
@@ -77,7 +81,7 @@ class FDGANMouthPainter:
         #: the condition the translator was trained on: "warp", "hole" or "learned"
         self.cond = meta.get("cond", "hole" if cond and int(cond[0][1]) == 4 else "warp")
         self.learned = None
-        if self.cond == "learned":
+        if self.cond in ("learned", "hint"):
             from reenactor.render.mouth_learned import LearnedMouthPainter, appearance
 
             self.learned = LearnedMouthPainter(appearance(image, landmarks))
@@ -88,13 +92,16 @@ class FDGANMouthPainter:
         names = [o.name for o in ext.get_outputs()]
         self.dicts = dict(zip(names, ext.run(None, feeds)))
 
-    def inputs(self, target: np.ndarray, frame: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def inputs(self, target: np.ndarray, frame: np.ndarray | None = None,
+               driver: MouthPatch | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The translator's feeds for target landmarks ((478, 2+) frame pixels), and the image -> crop transform.
 
-        For ``cond="learned"`` with ``frame`` given, the hole holds the learned
+        For ``cond="learned"`` (and ``"hint"``) with ``frame`` given, the hole holds the learned
         painter's mouth painted on ``frame`` (what :meth:`paint` adds the
         translator's change to), resampled into the lips crop; without it, the
-        mouth painted on the warped lips crop, as in training."""
+        mouth painted on the warped lips crop, as in training. For
+        ``cond="hint"`` the driver's mouth patch, when given, becomes the hint
+        channels (:mod:`reenactor.render.mouth_hint`); without it they are 0."""
         m = L.crop_affine(target, REGION, self.size)
         pts = L.to_crop(target, m)
         warped = L.warp_to_landmarks(self.crop, self.points, pts)
@@ -106,7 +113,17 @@ class FDGANMouthPainter:
         elif self.learned is not None:
             fill = self._frame_fill(frame, target, m)
         cond = L.mouth_condition(warped, pts, self.cond != "warp", fill)
+        if self.cond == "hint":
+            cond = np.concatenate([cond, self._hint(driver, pts)])
         return {"tgt_lm": L.landmark_image(pts, self.size, self.channels)[None], "cond": cond[None], **self.dicts}, m
+
+    def _hint(self, driver: MouthPatch | None, pts: np.ndarray) -> np.ndarray:
+        """(2, S, S) float32 hint channels from the driver's mouth patch (zeros without one)."""
+        from reenactor.render import mouth_hint as H
+
+        if driver is None:
+            return H.no_hint(self.size)
+        return H.hint_channels(H.driver_in_crop(driver.image, driver.inner, pts, self.size), pts)
 
     def _frame_fill(self, frame: np.ndarray, target: np.ndarray, m: np.ndarray) -> np.ndarray:
         """The learned painter's mouth on ``frame`` ((S, S, 3) uint8, resampled into the lips crop ``m``);
@@ -117,22 +134,24 @@ class FDGANMouthPainter:
         self._painted = (painted, m2)
         return resample_painting(painted, m2, m, (self.size, self.size))
 
-    def paint(self, frame: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def paint(self, frame: np.ndarray, target: np.ndarray, driver: MouthPatch | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Predict the lips crop for target landmarks.
 
         Args:
             frame: HxWx3 uint8 RGB frame being rendered (the condition is the
                 portrait warped in crop space, exactly as in training; the
-                frame is used only by ``cond="learned"``, whose learned mouth
+                frame is used only by ``cond="learned"`` and ``"hint"``, whose learned mouth
                 is painted on it as ``--mouth learned`` does).
             target: (478, 2+) target landmarks in ``frame`` pixels.
+            driver: the driver's mouth this frame, for a ``cond="hint"`` model
+                (ignored by the others); None withholds it.
 
         Returns:
             ((S, S, 3) float32 RGB 0..255 crop, (2, 3) image -> crop transform);
             for ``cond="learned"`` the learned painter's crop and transform
             (:meth:`_refined`).
         """
-        feeds, m = self.inputs(target, frame)
+        feeds, m = self.inputs(target, frame, driver)
         y = self.session.run(None, feeds)[0][0]
         if self.learned is not None:
             return self._refined((y - feeds["cond"][0, :3]).transpose(1, 2, 0) * 127.5, m)

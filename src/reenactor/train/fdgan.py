@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=128, help="crop side in pixels, a multiple of 16 (default 128)")
     p.add_argument("--lm-channels", type=int, choices=(1, 3), default=1, help="landmark image channels (see reenactor.render.landmark_image)")
     p.add_argument("--residual", action="store_true", help="translator predicts a change added to the warped condition (needs --cond warp, hole or learned)")
-    p.add_argument("--cond", choices=("auto", "warp", "hole", "learned", "none"), default="auto", help="translator condition: the source warped onto the target landmarks; hole: the same with the target's opening cut out and a mask channel; learned: the hole filled by the shipped learned mouth painter (auto: warp for mouth and lips, none for face)")
+    p.add_argument("--cond", choices=("auto", "warp", "hole", "learned", "hint", "none"), default="auto", help="translator condition: the source warped onto the target landmarks; hole: the same with the target's opening cut out and a mask channel; learned: the hole filled by the shipped learned mouth painter; hint: learned plus the driver's mouth layout (reenactor.render.mouth_hint) (auto: warp for mouth and lips, none for face)")
     p.add_argument("--rec", choices=("mse", "l1"), default="mse", help="reconstruction error: mse (the paper's squared L2) or l1")
     p.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop", help="rmsprop (paper) or adam (beta1 0.5)")
     p.add_argument("--inner-weight", type=float, default=0.0, help="extra reconstruction weight inside the target's inner mouth: 1 + W there, 1 elsewhere (default 0: the paper's plain error)")
@@ -92,9 +92,9 @@ def config_of(args: argparse.Namespace, n_ids: int) -> dict:
     if args.size % 16:
         raise InputError("--size must be a multiple of 16")
     cond = args.cond if args.cond != "auto" else ("none" if args.region == "face" else "warp")
-    if getattr(args, "residual", False) and cond not in ("warp", "hole", "learned"):
-        raise InputError("--residual needs the warped condition (--cond warp, hole or learned)")
-    if cond in ("hole", "learned") and args.region == "face":
+    if getattr(args, "residual", False) and cond not in ("warp", "hole", "learned", "hint"):
+        raise InputError("--residual needs the warped condition (--cond warp, hole, learned or hint)")
+    if cond in ("hole", "learned", "hint") and args.region == "face":
         raise InputError(f"--cond {cond} cuts out the inner mouth: use it with --region mouth or lips")
     extra = {k: getattr(args, k) for k, default in (("rec", "mse"), ("optimizer", "rmsprop"), ("loss", "crop")) if getattr(args, k, default) != default}
     if extra.get("loss") == "composite":
@@ -102,7 +102,7 @@ def config_of(args: argparse.Namespace, n_ids: int) -> dict:
             raise InputError("--loss composite blends the output over the warped source: it needs --cond warp, hole or learned")
         extra["ssim_weight"] = float(args.ssim_weight)
     return extra | {"variant": args.variant, "region": args.region, "size": args.size, "lm_ch": args.lm_channels,
-            "cond": cond, "cond_ch": {"warp": 3, "hole": 4, "learned": 4}.get(cond, 0), "n_ids": n_ids,
+            "cond": cond, "cond_ch": {"warp": 3, "hole": 4, "learned": 4, "hint": 6}.get(cond, 0), "n_ids": n_ids,
             "residual": bool(getattr(args, "residual", False)), "inner_weight": float(getattr(args, "inner_weight", 0.0)),
             "closed_sources": bool(getattr(args, "closed_sources", False))}
 
@@ -294,9 +294,14 @@ def _warm_start(path: Path, cfg: dict, nets, device, log) -> dict:
     ck = torch.load(path, map_location=device, weights_only=False)
     arch = ("variant", "region", "size", "lm_ch", "cond", "cond_ch", "residual")
     theirs = {"residual": False, **ck["config"]}
-    if any(theirs.get(k) != cfg[k] for k in arch):
+    hinted = theirs.get("cond") == "learned" and cfg["cond"] == "hint"  # the hint's two inputs start at zero weight
+    if any(theirs.get(k) != cfg[k] for k in arch if not (hinted and k in ("cond", "cond_ch"))):
         raise InputError(f"--init {path}: another architecture ({ {k: theirs.get(k) for k in arch} })")
     same_ids = theirs.get("n_ids") == cfg["n_ids"]
+    if hinted:
+        from reenactor.train.fdgan_net import widen_inputs
+
+        ck["gen"] = widen_inputs(ck["gen"], "tr_down.levels.0.0.weight", cfg["lm_ch"] + cfg["cond_ch"])
     for obj, key in zip(nets, ("gen", "disc", "cls") if same_ids else ("gen", "disc")):
         obj.load_state_dict(ck[key])
     log(f"networks from {path} (step {ck['state']['step']})" + ("" if same_ids else

@@ -39,6 +39,7 @@ import numpy as np
 from reenactor.errors import InputError
 from reenactor.face import topology as T
 from reenactor.render import landmark_image as L
+from reenactor.render.mouth_hint import no_hint, training_hint
 
 CROPS_VERSION = 2
 #: Frames whose outer eye corners are closer than this (video pixels) are skipped.
@@ -162,7 +163,8 @@ class PairSampler:
             out, :func:`reenactor.render.landmark_image.mouth_condition`) or
             ``"learned"`` (the hole filled by the shipped learned painter's
             mouth, painted on the warped source with the source frame's
-            appearance, as at run time).
+            appearance, as at run time) or ``"hint"`` (``"learned"`` plus the
+            two channels of :mod:`reenactor.render.mouth_hint`).
         seed: RNG seed.
         closed_sources: draw each pair's source among the frames of its clip
             whose opening is at most the clip's :data:`CLOSED_QUANTILE` quantile.
@@ -201,8 +203,10 @@ class PairSampler:
         others = mem[mem != j]
         return int(others[rng.integers(len(others))]) if len(others) else j
 
-    def pair(self, i: int, j: int, flip: bool = False, gain: np.ndarray | None = None) -> dict:
-        """Inputs and target of source ``i``, target ``j`` (rows of the data)."""
+    def pair(self, i: int, j: int, flip: bool = False, gain: np.ndarray | None = None,
+             hint_rng: np.random.Generator | None = None) -> dict:
+        """Inputs and target of source ``i``, target ``j`` (rows of the data); for ``cond="hint"``
+        the hint is drawn with ``hint_rng`` (:func:`reenactor.render.mouth_hint.training_hint`), none without it."""
         d = self.data
         xi, xj = d["crops"][i], d["crops"][j]
         pi, pj = d["points"][i].astype(np.float64), d["points"][j].astype(np.float64)
@@ -224,10 +228,12 @@ class PairSampler:
         if self.cond:
             warped = L.warp_to_landmarks(xi, pi, pj)
             fill = None
-            if self.cond == "learned":  # the appearance is flip-invariant (means over both sides)
+            if self.cond in ("learned", "hint"):  # the appearance is flip-invariant (means over both sides)
                 look = d["appearance"][i] * (1.0 if gain is None else np.tile(gain, 2))
                 fill = self._learned_fill(warped, pj, np.clip(look, 0.0, 1.0))
-            out["cond"] = L.mouth_condition(warped, pj, self.cond in ("hole", "learned"), fill)
+            out["cond"] = L.mouth_condition(warped, pj, self.cond in ("hole", "learned", "hint"), fill)
+            if self.cond == "hint":  # the driver's mouth layout: the target's own, misaligned, or none
+                out["cond"] = np.concatenate([out["cond"], no_hint(size) if hint_rng is None else training_hint(xj, pj, hint_rng)])
             out["warp"] = to_unit(warped)
             out["blend"], out["amount"] = self._blend(pj, size, i, j)
         return out
@@ -257,7 +263,7 @@ class PairSampler:
         for j in self.rng.choice(self.rows, size=n, p=self.p):
             i = self.source_for(int(j), self.rng)
             gain = self.rng.uniform(0.8, 1.2) * self.rng.uniform(0.92, 1.08, 3)
-            items.append(self.pair(i, int(j), bool(self.rng.random() < 0.5), gain.astype(np.float32)))
+            items.append(self.pair(i, int(j), bool(self.rng.random() < 0.5), gain.astype(np.float32), self.rng))
         return stack(items)
 
     def fixed(self, n: int, seed: int) -> dict:

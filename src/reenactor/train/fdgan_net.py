@@ -64,6 +64,14 @@ class DownPath(nn.Module):
         return outs
 
 
+def widen_inputs(state: dict, key: str, in_ch: int) -> dict:
+    """A copy of a state dict whose convolution ``key`` ((out, k, kh, kw)) takes ``in_ch`` >= k inputs,
+    the new trailing inputs at zero weight, so the widened network computes what the old one did."""
+    w = state[key]
+    extra = torch.zeros(w.shape[0], in_ch - w.shape[1], *w.shape[2:], dtype=w.dtype, device=w.device)
+    return {**state, key: torch.cat([w, extra], dim=1)}
+
+
 class DictWriter(nn.Module):
     """Dictionary writer, Eq. 8: v_i = sum_n x_n exp(t_i . p_n) / sum_n exp(t_i . p_n).
 
