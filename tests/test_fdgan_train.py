@@ -641,3 +641,18 @@ def test_hint_condition_adds_the_driver_layout_and_starts_from_a_learned_run(tmp
     with pytest.raises(Exception, match="architecture"):
         fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "0", "--cond", "hole", "--residual", "--init", str(first / "ckpt.pt"),
                         "--out", str(tmp_path / "third")))
+
+
+def test_a_fresh_run_of_zero_steps_exports_with_its_command(tmp_path):
+    """--init ... --steps 0 --export (export a warm start untouched) records its command on the card
+    (it used to fail: only runs that train were recorded, and the card takes the first)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from reenactor.train import fdgan
+
+    lm_dir, cache = _synthetic_data(tmp_path)
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "1", "--out", str(first))) == 0
+    assert fdgan.run(_args(tmp_path, lm_dir, cache, "--steps", "0", "--init", str(first / "ckpt.pt"), "--out", str(second), "--export")) == 0
+    card = json.loads((second / "fdgan_mouth.json").read_text())
+    assert card["steps"] == 0 and card["command"] and card["resumed_with"] == [] and card["init"]["step"] == 1

@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         if args.init is not None:
             state["init"] = _warm_start(args.init, cfg, nets, device, log)
         ema = _ema_from(nets[0], args.ema, None, log)
-    if args.steps is None or state["step"] < args.steps:  # an export-only resume trains nothing: not an invocation of the schedule
+    if args.steps is None or state["step"] < args.steps or not state["commands"]:  # an export-only resume is not an invocation
         state["commands"].append(_command_line())
         state["devices"].append(str(device))
         state.setdefault("lrs", []).append(opts[0].param_groups[0]["lr"])
