@@ -8,7 +8,8 @@ after two warm-ups, onnxruntime on one thread:
   translator; the extractor runs once per portrait and is timed as
   ``per_portrait_ms``);
 * ``painter_ms``: the whole per-frame paint (crop, condition, landmark
-  image, network), without the warp back and the blend.
+  image, network; for ``fdgan`` with a driver mouth, which a ``cond="hint"``
+  model reads), without the warp back and the blend.
 
 A painter whose model is not shipped is reported with its error instead.
 """
@@ -35,6 +36,7 @@ def mouth_model_times(portrait, runs: int = 50) -> dict[str, dict]:
     """``{"learned": {...}, "fdgan": {...}}`` for a prepared portrait (see the module docstring)."""
     from reenactor.errors import ReenactorError
     from reenactor.motion.templates import ExpressionBasis, MotionParams
+    from reenactor.render.mouth import extract_mouth_patch
     from reenactor.render.mouth_fdgan import FDGANMouthPainter
     from reenactor.render.mouth_learned import LearnedMouthPainter, appearance
 
@@ -48,8 +50,9 @@ def mouth_model_times(portrait, runs: int = 50) -> dict[str, dict]:
             painter = make()
             once = round(1000.0 * (time.perf_counter() - t0), 1)
             feeds, _ = painter.inputs(target) if name == "fdgan" else painter.inputs(img, target)
+            args = (img, target, extract_mouth_patch(img, target)) if name == "fdgan" else (img, target)
             out[name] = {"network_ms": _median_ms(lambda: painter.session.run(None, feeds), runs),
-                         "painter_ms": _median_ms(lambda: painter.paint(img, target), runs)}
+                         "painter_ms": _median_ms(lambda: painter.paint(*args), runs)}
             if name == "fdgan":
                 out[name] |= {"crop_px": painter.size, "per_portrait_ms": once}
         except ReenactorError as exc:
