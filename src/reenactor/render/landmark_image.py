@@ -192,6 +192,12 @@ def face_mask(points: np.ndarray, size: int) -> np.ndarray:
 HOLE_DILATE = 2
 
 
+def hole_mask(points: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) float32 0/1: the target's inner-lip polygon dilated by :data:`HOLE_DILATE` px (the condition's hole)."""
+    k = 2 * HOLE_DILATE + 1
+    return cv2.dilate(inner_mouth_mask(points, size), np.ones((k, k), np.uint8))
+
+
 def to_unit(crop: np.ndarray) -> np.ndarray:
     """(S, S, 3) uint8 RGB -> (3, S, S) float32 in [-1, 1]."""
     return crop.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
@@ -218,8 +224,6 @@ def mouth_condition(warped: np.ndarray, points: np.ndarray, hole: bool, fill: np
     img = to_unit(warped)
     if not hole:
         return img
-    size = warped.shape[0]
-    k = 2 * HOLE_DILATE + 1
-    mask = cv2.dilate(inner_mouth_mask(points, size), np.ones((k, k), np.uint8))
+    mask = hole_mask(points, warped.shape[0])
     inside = 0.0 if fill is None else to_unit(fill)
     return np.concatenate([img * (1.0 - mask) + inside * mask, mask[None]], axis=0).astype(np.float32)

@@ -93,6 +93,14 @@ def mouth_opening(landmarks: np.ndarray) -> float:
     return float(np.mean(gaps) / width)
 
 
+def inner_lip_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(2, 3) float64 least-squares affine taking inner-lip loop ``src`` onto ``dst`` (each (20, 2) xy,
+    ``T.INNER_LIP_LOOP`` order): how a driver's mouth is mapped onto a target's opening."""
+    x = np.hstack([np.asarray(src, np.float64), np.ones((len(src), 1))])
+    sol, *_ = np.linalg.lstsq(x, np.asarray(dst, np.float64), rcond=None)
+    return sol.T
+
+
 def extract_mouth_patch(frame: np.ndarray, landmarks: np.ndarray) -> MouthPatch:
     """Cut the driver's mouth out of a frame.
 
@@ -195,9 +203,7 @@ class MouthRenderer:
         return cv2.warpAffine(painted, inv, (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def _from_driver(self, patch: MouthPatch, poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        x = np.hstack([patch.inner.astype(np.float64), np.ones((len(poly), 1))])
-        sol, *_ = np.linalg.lstsq(x, poly, rcond=None)
-        m = sol.T
+        m = inner_lip_affine(patch.inner, poly)
         warped = cv2.warpAffine(patch.image, m, (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         lab = _lab(warped)
         # Match lighting to the portrait: luminance ratio of the lips, half the

@@ -78,7 +78,7 @@ class FDGANMouthPainter:
         self.channels, self.size = int(shape[1]), int(shape[2])
         cond = [i.shape for i in self.session.get_inputs() if i.name == "cond"]
         meta = self.session.get_modelmeta().custom_metadata_map
-        #: the condition the translator was trained on: "warp", "hole" or "learned"
+        #: the condition the translator was trained on: "warp", "hole", "learned" or "hint"
         self.cond = meta.get("cond", "hole" if cond and int(cond[0][1]) == 4 else "warp")
         self.learned = None
         if self.cond in ("learned", "hint"):

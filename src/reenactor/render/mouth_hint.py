@@ -32,6 +32,7 @@ import numpy as np
 
 from reenactor.face import topology as T
 from reenactor.render import landmark_image as L
+from reenactor.render.mouth import inner_lip_affine
 
 #: Grey levels per unit of the hint channel, and its clip.
 HINT_SCALE = 64.0
@@ -42,11 +43,6 @@ HINT_SIGMA = 1.2
 HINT_DROP = 0.5
 #: Training jitter of the hint's alignment: rotation (deg), scale, shift (px); blur range (px).
 JITTER_ROT, JITTER_SCALE, JITTER_SHIFT, SIGMA_RANGE = 3.0, 0.04, 1.0, (0.6, 2.0)
-
-
-def _hole(points: np.ndarray, size: int) -> np.ndarray:
-    k = 2 * L.HOLE_DILATE + 1
-    return cv2.dilate(L.inner_mouth_mask(points, size), np.ones((k, k), np.uint8))
 
 
 def no_hint(size: int) -> np.ndarray:
@@ -70,7 +66,7 @@ def hint_channels(image: np.ndarray, points: np.ndarray, sigma: float = HINT_SIG
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     if sigma > 0:
         grey = cv2.GaussianBlur(grey, (0, 0), sigma)
-    hole = _hole(points, size)
+    hole = L.hole_mask(points, size)
     ring = cv2.dilate(hole, np.ones((5, 5), np.uint8)) - hole
     ref = float((grey * ring).sum() / max(ring.sum(), 1.0))
     layout = np.clip((grey - ref) / HINT_SCALE, -HINT_CLIP, HINT_CLIP) * hole
@@ -90,10 +86,8 @@ def driver_in_crop(patch_image: np.ndarray, patch_inner: np.ndarray, points: np.
     Returns:
         (S, S, 3) uint8 RGB.
     """
-    dst = np.asarray(points, np.float64)[list(T.INNER_LIP_LOOP), :2]
-    x = np.hstack([np.asarray(patch_inner, np.float64), np.ones((len(dst), 1))])
-    sol, *_ = np.linalg.lstsq(x, dst, rcond=None)
-    return cv2.warpAffine(patch_image, sol.T, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m = inner_lip_affine(patch_inner, np.asarray(points, np.float64)[list(T.INNER_LIP_LOOP), :2])
+    return cv2.warpAffine(patch_image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def training_hint(target: np.ndarray, points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
