@@ -188,6 +188,12 @@ def face_mask(points: np.ndarray, size: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+#: Translator conditions (``reenactor train fdgan --cond``) and their input channels.
+COND_CHANNELS = {"warp": 3, "hole": 4, "learned": 4, "hint": 6}
+#: Conditions whose target opening is cut out (a hole and its mask channel).
+HOLED = ("hole", "learned", "hint")
+#: Conditions whose hole holds the learned painter's mouth (the FD-GAN translator refines it).
+PAINTED = ("learned", "hint")
 #: Pixels by which the condition's hole (``cond="hole"``) extends past the target's inner-lip polygon.
 HOLE_DILATE = 2
 

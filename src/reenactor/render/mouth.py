@@ -196,8 +196,7 @@ class MouthRenderer:
 
     def _learned(self, out: np.ndarray, target: np.ndarray, origin: tuple[int, int], shape: tuple[int, int],
                  patch: MouthPatch | None) -> np.ndarray:
-        hinted = self.cfg.mouth == "fdgan" and patch is not None
-        painted, m = self.painter.paint(out, target, patch) if hinted else self.painter.paint(out, target)
+        painted, m = self.painter.paint(out, target, patch) if self.cfg.mouth == "fdgan" else self.painter.paint(out, target)
         inv = cv2.invertAffineTransform(m)
         inv[:, 2] -= origin
         return cv2.warpAffine(painted, inv, (shape[1], shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

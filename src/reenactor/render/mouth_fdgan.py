@@ -81,7 +81,7 @@ class FDGANMouthPainter:
         #: the condition the translator was trained on: "warp", "hole", "learned" or "hint"
         self.cond = meta.get("cond", "hole" if cond and int(cond[0][1]) == 4 else "warp")
         self.learned = None
-        if self.cond in ("learned", "hint"):
+        if self.cond in L.PAINTED:
             from reenactor.render.mouth_learned import LearnedMouthPainter, appearance
 
             self.learned = LearnedMouthPainter(appearance(image, landmarks))
@@ -112,18 +112,19 @@ class FDGANMouthPainter:
             fill = painted_in_place(self.learned, warped, pts)
         elif self.learned is not None:
             fill = self._frame_fill(frame, target, m)
-        cond = L.mouth_condition(warped, pts, self.cond != "warp", fill)
+        cond = L.mouth_condition(warped, pts, self.cond in L.HOLED, fill)
         if self.cond == "hint":
-            cond = np.concatenate([cond, self._hint(driver, pts)])
+            cond = np.concatenate([cond, self._hint(driver, pts, cond[3])])
         return {"tgt_lm": L.landmark_image(pts, self.size, self.channels)[None], "cond": cond[None], **self.dicts}, m
 
-    def _hint(self, driver: MouthPatch | None, pts: np.ndarray) -> np.ndarray:
-        """(2, S, S) float32 hint channels from the driver's mouth patch (zeros without one)."""
+    def _hint(self, driver: MouthPatch | None, pts: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        """(2, S, S) float32 hint channels from the driver's mouth patch (zeros without one);
+        ``hole``: the condition's hole mask, already drawn for these target points."""
         from reenactor.render import mouth_hint as H
 
         if driver is None:
             return H.no_hint(self.size)
-        return H.hint_channels(H.driver_in_crop(driver.image, driver.inner, pts, self.size), pts)
+        return H.hint_channels(H.driver_in_crop(driver.image, driver.inner, pts, self.size), pts, hole=hole)
 
     def _frame_fill(self, frame: np.ndarray, target: np.ndarray, m: np.ndarray) -> np.ndarray:
         """The learned painter's mouth on ``frame`` ((S, S, 3) uint8, resampled into the lips crop ``m``);

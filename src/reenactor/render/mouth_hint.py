@@ -50,7 +50,7 @@ def no_hint(size: int) -> np.ndarray:
     return np.zeros((2, size, size), np.float32)
 
 
-def hint_channels(image: np.ndarray, points: np.ndarray, sigma: float = HINT_SIGMA) -> np.ndarray:
+def hint_channels(image: np.ndarray, points: np.ndarray, sigma: float = HINT_SIGMA, hole: np.ndarray | None = None) -> np.ndarray:
     """The hint from a driver mouth already aligned to the crop.
 
     Args:
@@ -58,6 +58,8 @@ def hint_channels(image: np.ndarray, points: np.ndarray, sigma: float = HINT_SIG
             lips on the target's, e.g. :func:`driver_in_crop`).
         points: (478, 2+) target landmarks in crop pixels.
         sigma: blur of the brightness layout, crop px.
+        hole: (S, S) float32 0/1 :func:`reenactor.render.landmark_image.hole_mask` of ``points``
+            when the caller has it already (the run-time condition), else drawn here.
 
     Returns:
         (2, S, S) float32: the layout (channel 0) and the hole (channel 1).
@@ -66,7 +68,7 @@ def hint_channels(image: np.ndarray, points: np.ndarray, sigma: float = HINT_SIG
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     if sigma > 0:
         grey = cv2.GaussianBlur(grey, (0, 0), sigma)
-    hole = L.hole_mask(points, size)
+    hole = L.hole_mask(points, size) if hole is None else hole
     ring = cv2.dilate(hole, np.ones((5, 5), np.uint8)) - hole
     ref = float((grey * ring).sum() / max(ring.sum(), 1.0))
     layout = np.clip((grey - ref) / HINT_SCALE, -HINT_CLIP, HINT_CLIP) * hole

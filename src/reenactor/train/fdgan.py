@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 from reenactor.errors import InputError
+from reenactor.render.landmark_image import COND_CHANNELS, HOLED
 from reenactor.train.fdgan_validate import _tensors, as_rendered, baselines, masked_scores, plot_curve, predict, save_samples, u8  # noqa: F401
 from reenactor.train.landmark_cache import CACHE_ROOT
 from reenactor.train.ldnet import _log
@@ -56,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--region", choices=("mouth", "lips", "face"), default="mouth", help="mouth crop, tighter lips crop (inner-mouth use) or whole face (paper ablation)")
     p.add_argument("--size", type=int, default=128, help="crop side in pixels, a multiple of 16 (default 128)")
     p.add_argument("--lm-channels", type=int, choices=(1, 3), default=1, help="landmark image channels (see reenactor.render.landmark_image)")
-    p.add_argument("--residual", action="store_true", help="translator predicts a change added to the warped condition (needs --cond warp, hole or learned)")
+    p.add_argument("--residual", action="store_true", help="translator predicts a change added to the warped condition (needs --cond warp, hole, learned or hint)")
     p.add_argument("--cond", choices=("auto", "warp", "hole", "learned", "hint", "none"), default="auto", help="translator condition: the source warped onto the target landmarks; hole: the same with the target's opening cut out and a mask channel; learned: the hole filled by the shipped learned mouth painter; hint: learned plus the driver's mouth layout (reenactor.render.mouth_hint) (auto: warp for mouth and lips, none for face)")
     p.add_argument("--rec", choices=("mse", "l1"), default="mse", help="reconstruction error: mse (the paper's squared L2) or l1")
     p.add_argument("--optimizer", choices=("rmsprop", "adam"), default="rmsprop", help="rmsprop (paper) or adam (beta1 0.5)")
@@ -92,17 +93,17 @@ def config_of(args: argparse.Namespace, n_ids: int) -> dict:
     if args.size % 16:
         raise InputError("--size must be a multiple of 16")
     cond = args.cond if args.cond != "auto" else ("none" if args.region == "face" else "warp")
-    if getattr(args, "residual", False) and cond not in ("warp", "hole", "learned", "hint"):
+    if getattr(args, "residual", False) and cond not in COND_CHANNELS:
         raise InputError("--residual needs the warped condition (--cond warp, hole, learned or hint)")
-    if cond in ("hole", "learned", "hint") and args.region == "face":
+    if cond in HOLED and args.region == "face":
         raise InputError(f"--cond {cond} cuts out the inner mouth: use it with --region mouth or lips")
     extra = {k: getattr(args, k) for k, default in (("rec", "mse"), ("optimizer", "rmsprop"), ("loss", "crop")) if getattr(args, k, default) != default}
     if extra.get("loss") == "composite":
         if cond == "none":
-            raise InputError("--loss composite blends the output over the warped source: it needs --cond warp, hole or learned")
+            raise InputError("--loss composite blends the output over the warped source: it needs --cond warp, hole, learned or hint")
         extra["ssim_weight"] = float(args.ssim_weight)
     return extra | {"variant": args.variant, "region": args.region, "size": args.size, "lm_ch": args.lm_channels,
-            "cond": cond, "cond_ch": {"warp": 3, "hole": 4, "learned": 4, "hint": 6}.get(cond, 0), "n_ids": n_ids,
+            "cond": cond, "cond_ch": COND_CHANNELS.get(cond, 0), "n_ids": n_ids,
             "residual": bool(getattr(args, "residual", False)), "inner_weight": float(getattr(args, "inner_weight", 0.0)),
             "closed_sources": bool(getattr(args, "closed_sources", False))}
 

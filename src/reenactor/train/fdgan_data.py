@@ -228,10 +228,10 @@ class PairSampler:
         if self.cond:
             warped = L.warp_to_landmarks(xi, pi, pj)
             fill = None
-            if self.cond in ("learned", "hint"):  # the appearance is flip-invariant (means over both sides)
+            if self.cond in L.PAINTED:  # the appearance is flip-invariant (means over both sides)
                 look = d["appearance"][i] * (1.0 if gain is None else np.tile(gain, 2))
                 fill = self._learned_fill(warped, pj, np.clip(look, 0.0, 1.0))
-            out["cond"] = L.mouth_condition(warped, pj, self.cond in ("hole", "learned", "hint"), fill)
+            out["cond"] = L.mouth_condition(warped, pj, self.cond in L.HOLED, fill)
             if self.cond == "hint":  # the driver's mouth layout: the target's own, misaligned, or none
                 out["cond"] = np.concatenate([out["cond"], no_hint(size) if hint_rng is None else training_hint(xj, pj, hint_rng)])
             out["warp"] = to_unit(warped)
