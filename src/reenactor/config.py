@@ -141,17 +141,17 @@ class RetargetConfig:
     #: one picture has no far side of the head to show, and beyond ~45 deg the
     #: face is squeezed inside a head outline that does not turn (0 disables).
     max_yaw: float = 45.0
+    #: A portrait turned by 30 deg or more turns back towards the camera by at
+    #: most this many degrees, one turned by 15-30 deg by 2 deg less per degree
+    #: (motion.controls.ease_yaw): its far side is squeezed and cut at the
+    #: outline, which a warp stretches into ghosts (0 disables).
+    max_reveal: float = 6.0
     #: Multiplier on the transferred head translation and scale change.
     translation_gain: float = 1.0
     #: Multiplier on the transferred expression (the driver's landmark change
-    #: from its reference once the head pose is removed). Measured, not tuned
-    #: up: at 1.3 the cross-reenactment amplitude ratios (dlib, output over
-    #: driver) rose into 0.8-1.25 on most channels with the correlations
-    #: unchanged, but self-reenactment got worse against the ground truth
-    #: (dev half, 90 frames: AKD 1.79 -> 1.89 px, PSNR 22.04 -> 21.82 dB, AKD
-    #: wins over naive 2D 9 -> 4 of 14): the ratios read low partly because a
-    #: real driver's dlib points are noisier than a rendered face's, which
-    #: widens the driver's spread. So the motion is transferred as measured.
+    #: from its reference, head pose removed). Transferred as measured: 1.3
+    #: brought the cross amplitude ratios into 0.8-1.25 but cost self AKD and
+    #: PSNR against the ground truth (docs/benchmarks.md, "Gains").
     expression_gain: float = 1.0
     #: "geometric" (:class:`reenactor.motion.retarget.Retargeter`) or "ldnet"
     #: (the learned Landmark Disentanglement Network, shipped ONNX weights;
@@ -178,7 +178,7 @@ class RetargetConfig:
             self,
             {"mode": RETARGET_MODES, "reference_frame": Range(0, integer=True, optional=True),
              "reference": REFERENCE_RULES, "min_ratio": _POS, "max_ratio": _POS, "eye_min_ratio": _POS,
-             "eye_max_ratio": _POS, "eye_closed_fraction": Range(0.0, 1.0, open_hi=True), "blink_coupling": Range(0.0, 1.0), "max_yaw": Range(0.0, 90.0),
+             "eye_max_ratio": _POS, "eye_closed_fraction": Range(0.0, 1.0, open_hi=True), "blink_coupling": Range(0.0, 1.0), "max_yaw": Range(0.0, 90.0), "max_reveal": Range(0.0, 90.0),
              "translation_gain": _NONNEG, "expression_gain": _NONNEG, "method": RETARGET_METHODS,
              "pose": POSE_MODES, "pose_scale": Range(0.0, 5.0)},
             ordered=(("min_ratio", "max_ratio"), ("eye_min_ratio", "eye_max_ratio")),

@@ -1,4 +1,4 @@
-"""Figures of the turning head: background modes, the face-outline seam, the yaw limit.
+"""Figures of the turning head: background modes, the face-outline seam, the yaw and reveal limits.
 
 Each function returns the figure as an ``HxWx3`` ``uint8`` RGB array.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reenactor.figures.tiles import config_with, label, read_clip, read_portrait
+from reenactor.figures.tiles import config_with, fit_tile, label, read_clip, read_portrait, render_row
 
 BACKGROUND_PORTRAITS = ("portraits/deepface__img54.jpg", "portraits/SadTalker__art_11.png", "portraits/deepface__img20.jpg")
 BACKGROUND_DRIVER = "videos/SadTalker__WDA_KatieHill_000.mp4"
@@ -24,6 +24,10 @@ SEAM_FRAMES = (30, 33, 36)
 SEAM_SIDE = 200
 
 YAWS = (30.0, 45.0, 60.0, 75.0)
+#: A three-quarter painting and a driver that turns ~10 deg towards its far side.
+REVEAL_PORTRAIT = "portraits/LivePortrait__s10.jpg"
+REVEAL_DRIVER = "videos/video-retalking__3.mp4"
+REVEAL_FRAMES = (15, 25, 50)
 
 
 def _change(frame: np.ndarray, portrait: np.ndarray) -> np.ndarray:
@@ -161,4 +165,35 @@ def yaw_limit(data: Path | None = None) -> np.ndarray:
             tile = cv2.resize(out[64:448, 64:448], (256, 256), interpolation=cv2.INTER_AREA)
             tiles.append(label(tile, f"driver {yaw:.0f} deg, {text}"))
         rows.append(np.hstack(tiles))
+    return np.vstack(rows)
+
+
+def _face_tile(out: np.ndarray, target: np.ndarray, side: int = 256) -> np.ndarray:
+    """The face of a rendered crop ``out`` (landmarks ``target``, crop px), square with a margin, at ``side`` px."""
+    pts = target[:, :2]
+    c, half = (pts.min(0) + pts.max(0)) / 2, 0.7 * float(np.ptp(pts, axis=0).max())
+    x0, y0 = (int(max(0, v - half)) for v in c)
+    tile = out[y0 : y0 + int(2 * half), x0 : x0 + int(2 * half)]
+    return cv2.resize(tile, (side, side), interpolation=cv2.INTER_AREA)
+
+
+def reveal_limit(data: Path) -> np.ndarray:
+    """docs/reveal_limit.jpg: a three-quarter portrait turned back towards the camera, without and with the reveal limit.
+
+    Vermeer's girl (turned ~33 deg) driven by a speaker who turns ~10 deg
+    towards the girl's far side. Top row: the driver; middle row
+    ``RetargetConfig.max_reveal = 0`` (the turn transferred as the tracker
+    reads it, 14-22 deg back); bottom row the default.
+
+    Returns:
+        ``(3 * 256, 768, 3)`` uint8 RGB.
+    """
+    from reenactor.api import Reenactor
+
+    portrait = read_portrait(data, REVEAL_PORTRAIT)
+    frames, fps = read_clip(data, REVEAL_DRIVER, 60)
+    rows = [np.hstack([label(fit_tile(frames[t], 256), f"driver t={t}") for t in REVEAL_FRAMES])]
+    for limit, text in ((0.0, "no reveal limit"), (config_with().retarget.max_reveal, "default")):
+        engine = Reenactor(config_with(retarget={"max_reveal": limit}))
+        rows.append(render_row(engine, portrait, engine.track(frames, fps), REVEAL_FRAMES, _face_tile, text, (6, 18), 0.5))
     return np.vstack(rows)

@@ -50,6 +50,8 @@ FIGURES: tuple[Figure, ...] = (
            "README: --background warp vs still at the widest head turn"),
     Figure("yaw_limit", "yaw_limit.jpg", "reenactor.figures.head:yaw_limit",
            "README: the astronaut turned 30-75 deg, without and with the yaw limit", needs_data=False),
+    Figure("reveal_limit", "reveal_limit.jpg", "reenactor.figures.head:reveal_limit",
+           "README: a three-quarter painting turned back towards the camera, without and with the reveal limit"),
     Figure("seam", "seam.jpg", "reenactor.figures.head:seam",
            "README: a turned head's face outline, displacements vs samples blended"),
     Figure("wink", "wink.jpg", "reenactor.figures.features:wink",

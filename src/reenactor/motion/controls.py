@@ -99,6 +99,63 @@ def gain_field(head: np.ndarray, eye_width: tuple[float, float], gains: dict[str
     return 1.0 + sum(weights[c] * (g - 1.0) for c, g in gains.items())
 
 
+#: The reveal limit (``RetargetConfig.max_reveal``) fades in between these
+#: turns of the portrait's own head (degrees): below, the portrait is taken as
+#: frontal (its measured yaw is biased by a few degrees per person).
+REVEAL_FADE = (5.0, 15.0)
+
+
+def _ease(x: float, knee: float, room: float) -> float:
+    """``x`` (>= 0) kept up to ``knee`` and compressed beyond it to ``knee + room * tanh((x - knee) / room)``."""
+    return x if x <= knee else knee + room * float(np.tanh((x - knee) / room))
+
+
+def reveal_bound(own: float, max_yaw: float, max_reveal: float) -> float:
+    """How far (degrees) a portrait turned by ``own`` may turn back towards the camera.
+
+    ``max(max_reveal, max_yaw - 10 - 2 * max(0, |own| - 15))``: up to 15 deg
+    as far as the yaw limit's knee lets a frontal portrait turn, then 2 deg
+    less for every degree more, down to ``max_reveal`` (reached at 29.5 deg
+    with the defaults). Chosen by turning frames of real clips back towards
+    frontal (session 20): limiting a portrait turned 18 deg as hard cost AKD
+    against the truth's own turn (1.7 -> 3.4 px) and left its far cheek's
+    bulge in place; from 30 deg the far eye and lip corner, cut by the
+    outline, come back as ghosts unless the turn is held to a few degrees.
+    """
+    return max(max_reveal, max_yaw - 10.0 - 2.0 * max(0.0, abs(own) - 15.0))
+
+
+def ease_yaw(yaw: float, own: float, max_yaw: float, max_reveal: float) -> float:
+    """The portrait's resulting head yaw (degrees) eased into the two turn limits.
+
+    * ``max_yaw``: ``|yaw|`` is kept up to the knee ``max(max_yaw - 10,
+      |own|)`` and compressed beyond it, never passing ``knee + 10``.
+    * ``max_reveal``: a portrait turned by ``own`` has its far side squeezed
+      against the outline, which cuts through the far eye and lip corner;
+      turning it back towards the camera by ``r = |own| - yaw * sign(own)``
+      stretches that strip. ``r`` is kept up to ``R - 5`` and compressed
+      beyond it, never passing ``R`` (:func:`reveal_bound`); the limit fades
+      in as ``|own|`` goes from :data:`REVEAL_FADE` 5 to 15 deg.
+
+    0 disables either limit. Both are continuous and non-decreasing in
+    ``yaw``, and a portrait at rest (``yaw == own``) is never moved.
+    """
+    out = float(yaw)
+    if max_yaw > 0:
+        knee = max(max_yaw - 10.0, abs(own))
+        out = float(np.sign(out)) * _ease(abs(out), knee, 10.0)
+    a = abs(float(own))
+    w = float(smoothstep(a, *REVEAL_FADE))
+    if max_reveal > 0 and w > 0:
+        side = 1.0 if own >= 0 else -1.0
+        r = a - side * out
+        bound = reveal_bound(a, max_yaw, max_reveal)
+        if r > 0:
+            knee = max(bound - 5.0, 0.0)
+            out += side * w * (r - _ease(r, knee, bound - knee))
+    return out
+
+
 def scale_rotation(rotation: np.ndarray, factor: float) -> np.ndarray:
     """The (3, 3) rotation turned ``factor`` times as far about the same axis (axis-angle)."""
     import cv2

@@ -29,7 +29,7 @@ import numpy as np
 from reenactor.config import RetargetConfig
 from reenactor.face import topology as T
 from reenactor.face.pose import Similarity, euler_degrees, fit_similarity, head_axes, head_pose, rotation_from_euler
-from reenactor.motion.controls import PoseControl, gain_field
+from reenactor.motion.controls import PoseControl, ease_yaw, gain_field
 from reenactor.numeric import corner_arc, smoothstep
 
 
@@ -208,22 +208,15 @@ class Retargeter:
         return self.compose(delta, pose.rotation, pose.scale, pose.apply(self.ref_centre[None])[0] - self.ref_centre)
 
     def _limit_yaw(self, rotation: np.ndarray) -> np.ndarray:
-        """The head rotation (3, 3) with the portrait's resulting yaw eased into ``max_yaw``.
-
-        The portrait's own head frame is turned by ``rotation``; the yaw of
-        the result is kept up to the knee, ``max_yaw - 10`` deg or the
-        portrait's own yaw if that is larger (a portrait at rest never moves),
-        and compressed beyond it (``knee + 10 * tanh((|yaw| - knee) / 10)``);
-        pitch and roll are kept.
-        """
-        if self.cfg.max_yaw <= 0:
+        """The head rotation (3, 3) with the portrait's resulting yaw eased into
+        ``max_yaw`` and ``max_reveal`` (:func:`reenactor.motion.controls.ease_yaw`);
+        pitch and roll are kept."""
+        if self.cfg.max_yaw <= 0 and self.cfg.max_reveal <= 0:
             return rotation
-        posed = rotation @ self.axes
-        yaw, pitch, roll = euler_degrees(posed)
-        knee = max(self.cfg.max_yaw - 10.0, abs(self._own_yaw))
-        if abs(yaw) <= knee:
+        yaw, pitch, roll = euler_degrees(rotation @ self.axes)
+        eased = ease_yaw(yaw, self._own_yaw, self.cfg.max_yaw, self.cfg.max_reveal)
+        if eased == yaw:
             return rotation
-        eased = np.sign(yaw) * (knee + 10.0 * np.tanh((abs(yaw) - knee) / 10.0))
         return rotation_from_euler(eased, pitch, roll) @ self.axes.T
 
     def _close_lids(self, delta: np.ndarray, driver_ref: np.ndarray) -> np.ndarray:
@@ -266,7 +259,7 @@ class Retargeter:
         Args:
             delta: (478, 3) expression displacement in portrait crop pixels.
             rotation: (3, 3) head rotation (camera frame); its yaw is eased into
-                ``max_yaw`` (:meth:`_limit_yaw`).
+                ``max_yaw`` and ``max_reveal`` (:meth:`_limit_yaw`).
             scale: head scale change (1 = none).
             shift: (3,) head-centre translation in *driver* pixels.
 
