@@ -180,10 +180,11 @@ def _face_tile(out: np.ndarray, target: np.ndarray, side: int = 256) -> np.ndarr
 def reveal_limit(data: Path) -> np.ndarray:
     """docs/reveal_limit.jpg: a three-quarter portrait turned back towards the camera, without and with the reveal limit.
 
-    Vermeer's girl (turned ~33 deg) driven by a speaker who turns ~10 deg
-    towards the girl's far side. Top row: the driver; middle row
-    ``RetargetConfig.max_reveal = 0`` (the turn transferred as the tracker
-    reads it, 14-22 deg back); bottom row the default.
+    Vermeer's girl (turned ~33 deg) driven by a speaker who turns towards the
+    girl's far side (~10 deg by dlib, 11-20 deg by the pipeline's tracker).
+    Top row: the driver; middle row ``RetargetConfig.max_reveal = 0`` (the
+    turn transferred as the tracker reads it); bottom row the default (at
+    most 6 deg back).
 
     Returns:
         ``(3 * 256, 768, 3)`` uint8 RGB.
