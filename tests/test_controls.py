@@ -85,17 +85,18 @@ def track(reenactor, prepared, talk):
 def test_cli_options_reach_the_configuration():
     args = build_parser().parse_args(["animate", "-s", "a.png", "-o", "b.mp4", "--gain", "mouth=1.3", "--gain", "eyes=0.8",
                                       "--pose-offset", "yaw=10", "--pose-offset", "pitch=-5", "--pose", "portrait",
-                                      "--pose-scale", "0.5", "--expression-scale", "1.2"])
+                                      "--pose-scale", "0.5", "--expression-scale", "1.2", "--max-reveal", "0"])
     rc = _config(args).retarget
     assert rc.gain == {"mouth": 1.3, "eyes": 0.8} and rc.pose_offset == {"yaw": 10.0, "pitch": -5.0}
-    assert (rc.pose, rc.pose_scale, rc.expression_gain) == ("portrait", 0.5, 1.2)
+    assert (rc.pose, rc.pose_scale, rc.expression_gain, rc.max_reveal) == ("portrait", 0.5, 1.2, 0.0)
     assert RetargetConfig().pose == "auto" and RetargetConfig().gain == {} and RetargetConfig().pose_offset == {}
 
 
 @pytest.mark.parametrize("flags, expect", [(["--gain", "nose=2"], "unknown name 'nose' (known: mouth, eyes, brows, gaze)"),
                                            (["--pose-offset", "tilt=3"], "unknown name 'tilt'"),
                                            (["--pose-offset", "yaw=120"], "must be in [-90.0, 90.0]"),
-                                           (["--pose-scale", "-1"], "pose_scale must be in")])
+                                           (["--pose-scale", "-1"], "pose_scale must be in"),
+                                           (["--max-reveal", "-2"], "max_reveal must be in")])
 def test_bad_controls_are_one_line_errors(flags, expect, tmp_path, capsys):
     from skimage import data
 

@@ -96,6 +96,7 @@ CONFIG_OPTIONS = (
     ("--pose", "retarget", "pose", {"choices": POSE_MODES}),
     ("--pose-scale", "retarget", "pose_scale", {"type": float, "metavar": "K"}),
     ("--pose-offset", "retarget", "pose_offset", {"action": "append", "type": _pair, "metavar": "AXIS=DEG"}),
+    ("--max-reveal", "retarget", "max_reveal", {"type": float, "metavar": "DEG"}),
     ("--expression-scale", "retarget", "expression_gain", {"type": float, "metavar": "K"}),
     ("--gain", "retarget", "gain", {"action": "append", "type": _pair, "metavar": "CHANNEL=K"}),
 )
@@ -110,7 +111,7 @@ def _config_help(section: str, name: str, flag_kind: dict) -> str:
 
 
 #: The driving controls of :data:`CONFIG_OPTIONS` (``reenactor live`` takes these too).
-DRIVING_OPTIONS = ("--pose", "--pose-scale", "--pose-offset", "--expression-scale", "--gain")
+DRIVING_OPTIONS = ("--pose", "--pose-scale", "--pose-offset", "--max-reveal", "--expression-scale", "--gain")
 
 
 def add_config_options(p: argparse.ArgumentParser, flags: tuple[str, ...] | None = None) -> None:

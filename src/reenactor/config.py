@@ -142,9 +142,9 @@ class RetargetConfig:
     #: face is squeezed inside a head outline that does not turn (0 disables).
     max_yaw: float = 45.0
     #: A portrait turned by 30 deg or more turns back towards the camera by at
-    #: most this many degrees, one turned by 15-30 deg by 2 deg less per degree
-    #: (motion.controls.ease_yaw): its far side is squeezed and cut at the
-    #: outline, which a warp stretches into ghosts (0 disables).
+    #: most this many degrees (one turned 15-30 deg by up to 35 less twice its
+    #: turn past 15): its far side is squeezed and cut at the outline, and a
+    #: warp stretches it into ghosts (0 lets it turn as far as the driver).
     max_reveal: float = 6.0
     #: Multiplier on the transferred head translation and scale change.
     translation_gain: float = 1.0

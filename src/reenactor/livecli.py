@@ -43,7 +43,7 @@ def add_live_parser(sub) -> None:
     p.add_argument("--max-frames", type=_positive_int, default=None, help="stop after N captured frames")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no status lines")
-    add_config_options(p, DRIVING_OPTIONS)  # --pose, --pose-scale, --pose-offset, --expression-scale, --gain as for animate
+    add_config_options(p, DRIVING_OPTIONS)  # --pose, --pose-scale, --pose-offset, --max-reveal, --expression-scale, --gain as for animate
 
 
 def _status(args, text: str, end: str = "\n") -> None:
