@@ -100,3 +100,34 @@ def test_the_retargeter_keeps_a_turned_portrait_from_turning_back(prepared):
     away = Retargeter(portrait, driver_ref, RetargetConfig())(_turned(base, 5.0))
     away_free = Retargeter(portrait, driver_ref, replace(RetargetConfig(), max_reveal=0.0))(_turned(base, 5.0))
     np.testing.assert_allclose(away, away_free, atol=1e-9)
+
+
+def test_built_in_motions_are_eased_too():
+    """control_params with the portrait's own yaw: a template's turn back is held as a driver's is."""
+    from reenactor.motion.controls import control_params
+    from reenactor.motion.templates import MotionParams
+
+    cfg = RetargetConfig()
+    back = MotionParams(yaw=-20.0)
+    assert control_params(cfg)(back).yaw == -20.0  # without the portrait's yaw: unchanged
+    assert control_params(cfg, own_yaw=0.0)(back).yaw == pytest.approx(-20.0)  # frontal: unchanged
+    held = control_params(cfg, own_yaw=33.0)(back).yaw
+    assert -REVEAL < held < -REVEAL + 1.0  # measured -5.99
+    assert control_params(cfg, own_yaw=33.0)(MotionParams(yaw=2.0)).yaw == pytest.approx(2.0)  # away: below max_yaw's knee
+    assert control_params(replace(cfg, max_reveal=0.0, max_yaw=0.0), own_yaw=33.0)(back).yaw == -20.0
+
+
+def test_a_turned_portrait_shaking_its_head_is_held(prepared):
+    """The built-in "shake" on the astronaut turned 33 deg: its turn back stays within the bound."""
+    from reenactor.face.pose import head_pose
+    from reenactor.motion.controls import control_params
+    from reenactor.motion.retarget import PortraitRig
+    from reenactor.motion.templates import ExpressionBasis, template
+
+    base = prepared.crop_landmarks.astype(np.float64)
+    rig = PortraitRig(_turned(base, 33.0 - head_pose(base)[0]))
+    basis, control = ExpressionBasis(rig), control_params(RetargetConfig(), own_yaw=rig.yaw)
+    yaws = [head_pose(basis.landmarks(control(m)))[0] for m in template("shake", 25.0)]
+    free = [head_pose(basis.landmarks(m))[0] for m in template("shake", 25.0)]
+    assert rig.yaw - min(free) > 20.0
+    assert rig.yaw - min(yaws) < REVEAL + 1.5  # measured 6.1 (55.9 -> 44.9 the other way: max_yaw); free: 22.4

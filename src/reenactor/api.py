@@ -332,7 +332,7 @@ class Reenactor:
         from reenactor.motion.controls import control_params
 
         portrait = self.bind(portrait)
-        basis, control = ExpressionBasis(portrait.rig), control_params(self.config.retarget)
+        basis, control = ExpressionBasis(portrait.rig), control_params(self.config.retarget, own_yaw=portrait.rig.yaw)
         for p in params:
             t0 = time.perf_counter()
             target = basis.landmarks(control(p))

@@ -159,7 +159,7 @@ class MotionSource(Source):
         from reenactor.motion.templates import ExpressionBasis
 
         self._basis, self._timer = ExpressionBasis(portrait.rig), timer
-        self._control = control_params(reenactor.config.retarget)
+        self._control = control_params(reenactor.config.retarget, own_yaw=portrait.rig.yaw)
         return len(self.params)
 
     def targets(self):
@@ -189,7 +189,8 @@ class StillSource(Source):
         faces = reenactor._still_detector().detect_all(self.image)
         if not faces:
             raise NoFaceError(f"no face found in {self.name}")
-        params = control_params(reenactor.config.retarget, still=True)(params_from_still(faces[0], portrait.landmarks))
+        control = control_params(reenactor.config.retarget, still=True, own_yaw=portrait.rig.yaw)
+        params = control(params_from_still(faces[0], portrait.landmarks))
         self._target = ExpressionBasis(portrait.rig).landmarks(params)
         return 1
 

@@ -196,23 +196,29 @@ class PoseControl:
         return self.offset @ rotation, scale, shift
 
 
-def control_params(cfg: RetargetConfig, still: bool = False):
+def control_params(cfg: RetargetConfig, still: bool = False, own_yaw: float | None = None):
     """A function ``MotionParams -> MotionParams`` applying the controls to procedural motion.
 
     Angles (degrees) are scaled by ``pose_scale`` (0 in "portrait" mode) and
     offset by ``pose_offset``; ``blink`` goes by the ``eyes`` gain,
     ``mouth_open`` and ``smile`` by ``mouth``, ``brow`` by ``brows``,
-    ``gaze_x``/``gaze_y`` by ``gaze``, all by ``expression_gain``. Returns the
-    identity function when no control is set.
+    ``gaze_x``/``gaze_y`` by ``gaze``, all by ``expression_gain``. Given the
+    portrait's own yaw ``own_yaw`` (degrees, ``PortraitRig.yaw``), the turn
+    ``own_yaw + yaw`` is then eased into ``max_yaw`` and ``max_reveal`` as a
+    driver's is (:func:`ease_yaw`). Returns the identity function when
+    nothing applies.
     """
     pose = PoseControl(cfg, still)
     g = {c: cfg.expression_gain * cfg.gain.get(c, 1.0) for c in GAIN_CHANNELS}
-    if not pose.active and all(v == 1.0 for v in g.values()):
+    limit = own_yaw is not None and (cfg.max_yaw > 0 or cfg.max_reveal > 0)
+    if not pose.active and all(v == 1.0 for v in g.values()) and not limit:
         return lambda m: m
     off = cfg.pose_offset
 
     def apply(m):
         angles = {a: pose.factor * getattr(m, a) + off.get(a, 0.0) for a in ("yaw", "pitch", "roll")}
+        if limit:
+            angles["yaw"] = ease_yaw(own_yaw + angles["yaw"], own_yaw, cfg.max_yaw, cfg.max_reveal) - own_yaw
         return replace(m, **angles, blink=g["eyes"] * m.blink, mouth_open=g["mouth"] * m.mouth_open,
                        smile=g["mouth"] * m.smile, brow=g["brows"] * m.brow, gaze_x=g["gaze"] * m.gaze_x,
                        gaze_y=g["gaze"] * m.gaze_y)

@@ -141,7 +141,7 @@ class Retargeter:
             self._lids.append((up, lo, float(np.mean((self.ref[lo] - self.ref[up]) @ self.ref_down))))
         self._both_eyes_open = min(g for *_, g in self._lids) > 1e-6  # both reference eyes open: blinks can be coupled
         self.axes = self.rig.axes
-        self._own_yaw = euler_degrees(self.axes)[0]
+        self._own_yaw = self.rig.yaw
         self.scales = self._per_point_scales()
         # Controls: per-point expression gains (None: all 1) and the head-motion control.
         self.gain_field = gain_field(self.rig.head, self.rig.proportions.eye_width, self.cfg.gain)
@@ -285,6 +285,8 @@ class PortraitRig:
         self.axes = head_axes(self.landmarks)
         self.head = (self.landmarks - self.centre) @ self.axes  # (478, 3) in head axes
         self.proportions = FaceProportions.measure(self.head)
+        #: The portrait's own head yaw, degrees (:func:`euler_degrees` of its head axes).
+        self.yaw = euler_degrees(self.axes)[0]
 
     def pose(self, delta: np.ndarray, rotation: np.ndarray, scale: float = 1.0, shift: np.ndarray | None = None) -> np.ndarray:
         """Apply an expression displacement, then rotate/scale about the head centre.

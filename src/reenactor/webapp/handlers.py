@@ -187,7 +187,7 @@ class Handlers:
         bound = r.bind(portrait)
         if motion != UPLOADED:
             params = template(_motion_name(motion))
-            frame = control_params(r.config.retarget)(params[round(position * (len(params) - 1))])
+            frame = control_params(r.config.retarget, own_yaw=bound.rig.yaw)(params[round(position * (len(params) - 1))])
             return r.render(bound, ExpressionBasis(bound.rig).landmarks(frame))
         first, frame = _driver_frames(self._driver(driver_path), position, self.max_frames)
         detect = r._still_detector()
