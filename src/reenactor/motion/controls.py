@@ -1,4 +1,4 @@
-"""Control of driving (issue 17 item 2): expression gains, pose scale and offsets, pose mode.
+"""Control of driving (issue 17 item 2): expression gains, pose scale and offsets, pose mode, turn limits.
 
 The controls of :class:`reenactor.config.RetargetConfig` act in the
 retargeting stage, on the motion before it reaches the renderer:
@@ -19,7 +19,10 @@ retargeting stage, on the motion before it reaches the renderer:
   rotation (its angle about its own axis), scale change and translation are
   scaled by ``pose_scale``, or dropped in "portrait" mode (the portrait keeps
   its own head pose; expression and gaze still transfer); then
-  ``pose_offset`` (degrees, camera axes) turns the head on top.
+  ``pose_offset`` (degrees, camera axes) turns the head on top;
+* **turn limits** (``max_yaw``, ``max_reveal``; :func:`ease_yaw`): the
+  portrait's resulting yaw is eased into the yaw limit, and a turned
+  portrait's turn back towards the camera into the reveal limit.
 
 The same controls apply to motion given as :class:`~reenactor.motion.templates.MotionParams`
 (built-in motions and still drivers, :func:`control_params`).
