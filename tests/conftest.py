@@ -37,6 +37,15 @@ def shared_data() -> Path:
     return path
 
 
+def turned(points: np.ndarray, yaw: float) -> np.ndarray:
+    """(478, 3) landmarks turned by ``yaw`` degrees about their head centre (the stable points' mean)."""
+    from reenactor.face import topology as T
+    from reenactor.face.pose import rotation_from_euler
+
+    c = points[list(T.STABLE_POINTS)].mean(0)
+    return (points - c) @ rotation_from_euler(yaw, 0.0, 0.0).T + c
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

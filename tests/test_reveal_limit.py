@@ -4,7 +4,7 @@ A turned portrait shows its far side squeezed and cut at the outline (eye
 corner, lip corner); turning it back stretches that strip into ghosts
 (session 20: Vermeer's girl, turned 33 deg, turned back to 14 deg by a driver
 that turns ~10 deg). :func:`reenactor.motion.controls.ease_yaw` eases the turn
-back, the more the more the portrait is turned; turning further away is left
+back, the harder the more the portrait is turned; turning further away is left
 to ``max_yaw``.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import turned
 
 from reenactor.config import RetargetConfig
 from reenactor.motion.controls import REVEAL_FADE, ease_yaw, reveal_bound
@@ -73,32 +74,24 @@ def test_zero_disables_both_limits():
             assert ease_yaw(yaw, own, 0.0, 0.0) == yaw
 
 
-def _turned(points: np.ndarray, yaw: float) -> np.ndarray:
-    from reenactor.face import topology as T
-    from reenactor.face.pose import rotation_from_euler
-
-    c = points[list(T.STABLE_POINTS)].mean(0)
-    return (points - c) @ rotation_from_euler(yaw, 0.0, 0.0).T + c
-
-
 def test_the_retargeter_keeps_a_turned_portrait_from_turning_back(prepared):
     """A portrait turned 33 deg, a driver that turns 20 deg towards its far side."""
     from reenactor.face.pose import head_pose
     from reenactor.motion.retarget import Retargeter
 
     base = prepared.crop_landmarks.astype(np.float64)
-    portrait = _turned(base, 33.0 - head_pose(base)[0])
+    portrait = turned(base, 33.0 - head_pose(base)[0])
     own = head_pose(portrait)[0]
     assert own == pytest.approx(33.0, abs=1.0)
-    driver_ref, driver = base, _turned(base, -20.0)
+    driver_ref, driver = base, turned(base, -20.0)
     limited = head_pose(Retargeter(portrait, driver_ref, RetargetConfig())(driver))[0]
     free = head_pose(Retargeter(portrait, driver_ref, replace(RetargetConfig(), max_reveal=0.0))(driver))[0]
     # Measured on the astronaut (own 33.6): free 13.2 deg (20.4 back), limited 27.6 (6.0 back).
     assert free < own - 15.0
     assert own - REVEAL - 1.0 < limited < own
     # Turning the other way (away from the camera) is not limited by it.
-    away = Retargeter(portrait, driver_ref, RetargetConfig())(_turned(base, 5.0))
-    away_free = Retargeter(portrait, driver_ref, replace(RetargetConfig(), max_reveal=0.0))(_turned(base, 5.0))
+    away = Retargeter(portrait, driver_ref, RetargetConfig())(turned(base, 5.0))
+    away_free = Retargeter(portrait, driver_ref, replace(RetargetConfig(), max_reveal=0.0))(turned(base, 5.0))
     np.testing.assert_allclose(away, away_free, atol=1e-9)
 
 
@@ -125,7 +118,7 @@ def test_a_turned_portrait_shaking_its_head_is_held(prepared):
     from reenactor.motion.templates import ExpressionBasis, template
 
     base = prepared.crop_landmarks.astype(np.float64)
-    rig = PortraitRig(_turned(base, 33.0 - head_pose(base)[0]))
+    rig = PortraitRig(turned(base, 33.0 - head_pose(base)[0]))
     basis, control = ExpressionBasis(rig), control_params(RetargetConfig(), own_yaw=rig.yaw)
     yaws = [head_pose(basis.landmarks(control(m)))[0] for m in template("shake", 25.0)]
     free = [head_pose(basis.landmarks(m))[0] for m in template("shake", 25.0)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import turned
 
 from reenactor.face import topology as T
 from reenactor.face.landmarks import LandmarkDetector
@@ -207,14 +208,6 @@ def test_head_ring_option_turns_the_hair_in_3d(prepared):
     assert np.abs(zx - ringed.warper.grid_x).max() < 0.05 and np.abs(zy - ringed.warper.grid_y).max() < 0.05
 
 
-def _turned(points: np.ndarray, yaw: float) -> np.ndarray:
-    """(478, 3) landmarks turned by ``yaw`` degrees about their head centre."""
-    from reenactor.face.pose import rotation_from_euler
-
-    c = points[list(T.STABLE_POINTS)].mean(0)
-    return (points - c) @ rotation_from_euler(yaw, 0.0, 0.0).T + c
-
-
 def test_head_turns_are_eased_into_the_yaw_limit(prepared):
     """Up to the knee nothing changes; beyond it the turn grows slower and stays under the limit."""
     from dataclasses import replace
@@ -228,11 +221,11 @@ def test_head_turns_are_eased_into_the_yaw_limit(prepared):
     off = Retargeter(p, p, replace(RetargetConfig(), max_yaw=0.0))
     limit = RetargetConfig().max_yaw
     # Below the knee (limit - 10 deg): exactly the unlimited result.
-    np.testing.assert_allclose(on(_turned(p, 25.0)), off(_turned(p, 25.0)), atol=1e-9)
+    np.testing.assert_allclose(on(turned(p, 25.0)), off(turned(p, 25.0)), atol=1e-9)
     yaws = []
     for yaw in (40.0, 50.0, 60.0, 75.0, 90.0):
-        got = head_pose(on(_turned(p, yaw)))[0]
-        free = head_pose(off(_turned(p, yaw)))[0]
+        got = head_pose(on(turned(p, yaw)))[0]
+        free = head_pose(off(turned(p, yaw)))[0]
         assert got < free
         yaws.append(got)
     # Measured on the astronaut: 40.9, 44.3, 44.9, 45.0, 45.0 deg (41.8, 51.9, 62.0,
@@ -240,7 +233,7 @@ def test_head_turns_are_eased_into_the_yaw_limit(prepared):
     # than the rotation given).
     assert np.all(np.diff(yaws) > -1e-6) and max(yaws) < limit + 2.5
     # The other way too.
-    assert head_pose(on(_turned(p, -75.0)))[0] > -(limit + 2.5)
+    assert head_pose(on(turned(p, -75.0)))[0] > -(limit + 2.5)
 
 
 def test_a_turned_portrait_at_rest_is_not_turned_back(prepared):
@@ -249,7 +242,7 @@ def test_a_turned_portrait_at_rest_is_not_turned_back(prepared):
     from reenactor.face.pose import head_pose
     from reenactor.motion.retarget import Retargeter
 
-    p = _turned(prepared.crop_landmarks.astype(np.float64), 42.0)
+    p = turned(prepared.crop_landmarks.astype(np.float64), 42.0)
     assert head_pose(p)[0] > RetargetConfig().max_yaw - 10.0
     np.testing.assert_allclose(Retargeter(p, p, RetargetConfig())(p), p, atol=1e-6)
 

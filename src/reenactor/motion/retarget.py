@@ -141,7 +141,6 @@ class Retargeter:
             self._lids.append((up, lo, float(np.mean((self.ref[lo] - self.ref[up]) @ self.ref_down))))
         self._both_eyes_open = min(g for *_, g in self._lids) > 1e-6  # both reference eyes open: blinks can be coupled
         self.axes = self.rig.axes
-        self._own_yaw = self.rig.yaw
         self.scales = self._per_point_scales()
         # Controls: per-point expression gains (None: all 1) and the head-motion control.
         self.gain_field = gain_field(self.rig.head, self.rig.proportions.eye_width, self.cfg.gain)
@@ -214,7 +213,7 @@ class Retargeter:
         if self.cfg.max_yaw <= 0 and self.cfg.max_reveal <= 0:
             return rotation
         yaw, pitch, roll = euler_degrees(rotation @ self.axes)
-        eased = ease_yaw(yaw, self._own_yaw, self.cfg.max_yaw, self.cfg.max_reveal)
+        eased = ease_yaw(yaw, self.rig.yaw, self.cfg.max_yaw, self.cfg.max_reveal)
         if eased == yaw:
             return rotation
         return rotation_from_euler(eased, pitch, roll) @ self.axes.T
